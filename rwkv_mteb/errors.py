@@ -1,0 +1,17 @@
+"""Errors a user can act on: each message names the problem and the fix."""
+
+
+class RwkvMtebError(Exception):
+    """Base class: printed as one line (no traceback) by the command-line entry points."""
+
+
+class TaskDefinitionError(RwkvMtebError):
+    """A task file in ``tasks/`` or ``$RWKV_MTEB_TASKS_DIR`` is malformed."""
+
+
+class DataError(RwkvMtebError):
+    """A split file is missing, has the wrong columns, is empty or fails its checksum."""
+
+
+class ModelUnavailableError(RwkvMtebError):
+    """The weights of a model can be found neither locally nor on the hub."""

@@ -1,0 +1,138 @@
+"""Reading a task's splits: from the Hugging Face hub, or from local GLUE-layout TSV files.
+
+Every split comes out with the same three columns, ``sentence1``, ``sentence2`` and ``score`` (float), whatever
+its source, so MTEB's STS evaluator reads them unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict, Value
+
+from rwkv_mteb.config import DATA_DIR_VAR, data_dir, hub_offline
+from rwkv_mteb.errors import DataError
+from rwkv_mteb.task_spec import COLUMN_ROLES, SplitSpec, TaskSpec
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_local_split(spec: TaskSpec, split: SplitSpec, root: Path) -> Dataset:
+    path = root / spec.local_folder / f"{split.name}.tsv"
+    if not path.is_file():
+        raise DataError(
+            f"task {spec.name}: split file {path} does not exist; set {DATA_DIR_VAR} to the folder that holds "
+            f"'{spec.local_folder}/{split.name}.tsv' (GLUE layout, e.g. ../shared/data)"
+        )
+    if split.sha256 and (actual := sha256_of(path)) != split.sha256:
+        raise DataError(
+            f"task {spec.name}: {path} has sha256 {actual}, but {spec.path.name} expects {split.sha256}; "
+            "replace the file with the documented one (see the data folder's SOURCE.md) or fix the task file"
+        )
+    wanted = spec.local_columns
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"task {spec.name}: {path} is empty; it needs a header line and at least one row")
+        missing = [col for col in wanted.values() if col not in header]
+        if missing:
+            raise DataError(
+                f"task {spec.name}: {path} lacks column(s) {missing} (header: {header}); fix the file or the "
+                f"[local].columns mapping in {spec.path}"
+            )
+        index = {role: header.index(col) for role, col in wanted.items()}
+        columns: dict[str, list] = {role: [] for role in COLUMN_ROLES}
+        for line_no, row in enumerate(reader, start=2):
+            if len(row) != len(header):
+                raise DataError(
+                    f"task {spec.name}: {path} line {line_no} has {len(row)} fields, the header has {len(header)}"
+                )
+            try:
+                score = float(row[index["score"]])
+            except ValueError:
+                raise DataError(
+                    f"task {spec.name}: {path} line {line_no}: score column '{wanted['score']}' holds "
+                    f"{row[index['score']]!r}, not a number"
+                ) from None
+            columns["sentence1"].append(row[index["sentence1"]])
+            columns["sentence2"].append(row[index["sentence2"]])
+            columns["score"].append(score)
+    if not columns["score"]:
+        raise DataError(f"task {spec.name}: {path} has a header but no rows; the split must not be empty")
+    if split.rows is not None and len(columns["score"]) != split.rows:
+        raise DataError(
+            f"task {spec.name}: {path} has {len(columns['score'])} rows, {spec.path.name} expects {split.rows}"
+        )
+    return Dataset.from_dict(columns)
+
+
+def read_hub_splits(spec: TaskSpec, names: list[str]) -> dict[str, Dataset]:
+    from datasets import load_dataset
+
+    try:
+        loaded = load_dataset(**spec.hub)
+    except Exception as exc:
+        raise DataError(
+            f"task {spec.name}: could not load {spec.hub['path']}@{spec.hub['revision']} from the hub "
+            f"({type(exc).__name__}: {exc}); without the hub, set {DATA_DIR_VAR} to a folder holding "
+            f"'{spec.local_folder}/<split>.tsv'"
+        ) from None
+    out = {}
+    rename = {col: role for role, col in spec.hub_columns.items()}
+    for name in names:
+        if name not in loaded:
+            raise DataError(f"task {spec.name}: the hub dataset has no split {name!r} (it has {list(loaded)})")
+        ds = loaded[name]
+        missing = [col for col in rename if col not in ds.column_names]
+        if missing:
+            raise DataError(
+                f"task {spec.name}: hub split {name!r} lacks column(s) {missing}; fix [hub].columns in {spec.path}"
+            )
+        ds = ds.select_columns(list(rename)).rename_columns(rename)
+        out[name] = ds.cast_column("score", Value("float64"))
+        if len(out[name]) == 0:
+            raise DataError(f"task {spec.name}: hub split {name!r} is empty")
+    return out
+
+
+def derive_split(spec: TaskSpec, split: SplitSpec, source: Dataset) -> Dataset:
+    assert split.n is not None and split.seed is not None
+    if split.n > len(source):
+        raise DataError(
+            f"task {spec.name}: split {split.name} wants {split.n} rows of '{split.source}', which has only "
+            f"{len(source)}; lower [splits.{split.name}].n in {spec.path}"
+        )
+    return source.shuffle(seed=split.seed).select(range(split.n))
+
+
+def load_splits(spec: TaskSpec, wanted: list[str] | None = None) -> DatasetDict:
+    """Load the requested splits (default: all), reading each file-backed split at most once."""
+    wanted = list(spec.splits) if wanted is None else wanted
+    unknown = [s for s in wanted if s not in spec.splits]
+    if unknown:
+        raise DataError(f"task {spec.name} has no split(s) {unknown}; it has {list(spec.splits)}")
+    base_needed = sorted({spec.splits[s].source or s for s in wanted})
+    root = data_dir()
+    if root is None and hub_offline():
+        raise DataError(
+            f"task {spec.name}: the hub is offline (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE) and {DATA_DIR_VAR} is "
+            f"not set; set {DATA_DIR_VAR} to a folder holding '{spec.local_folder}/<split>.tsv'"
+        )
+    if root is not None:
+        base = {name: read_local_split(spec, spec.splits[name], root) for name in base_needed}
+    else:
+        base = read_hub_splits(spec, base_needed)
+    out = DatasetDict()
+    for name in wanted:
+        split = spec.splits[name]
+        out[name] = derive_split(spec, split, base[split.source]) if split.derived else base[name]
+    return out

@@ -1,0 +1,49 @@
+"""Shared fixtures. Nothing here may reach the Hugging Face hub: tests run offline."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("RWKV_MTEB_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+# set before anything imports huggingface_hub, datasets or transformers
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "mrpc" / "validation.tsv").is_file():
+        pytest.fail(f"the real data are missing at {SHARED_DATA}; CI must run with ../shared beside the checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def data_env(monkeypatch: pytest.MonkeyPatch, shared_data: Path) -> Path:
+    monkeypatch.setenv("RWKV_MTEB_DATA_DIR", str(shared_data))
+    return shared_data
+
+
+@pytest.fixture(scope="session")
+def registered() -> None:
+    import rwkv_mteb
+
+    rwkv_mteb.register()
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for a subprocess running the installed commands."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(extra)
+    return env
+
+
+def bin_path(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
