@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from rwkv_mteb.errors import RwkvMtebError
 
@@ -15,9 +15,6 @@ DEFAULT_MODELS = [
     "sentence-transformers/all-mpnet-base-v2",
 ]
 DEFAULT_TASKS = ["MRPCZeroShot"]
-
-# subcommand name -> function(subparsers) that adds it; other modules add theirs here
-EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
@@ -71,6 +68,73 @@ def _add_protocol(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_protocol)
 
 
+def _sweep(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from rwkv_mteb.sweep import sweep
+
+    names = sweep(
+        args.model,
+        args.tasks,
+        args.layers,
+        args.pooling,
+        Path(args.output_folder),
+        args.batch_size,
+        args.device,
+        args.eval_splits,
+        args.overwrite_strategy,
+    )
+    print(f"{len(names)} layer variants evaluated; results under {args.output_folder}/results")
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="Evaluate every layer of a language model from one pass over the data")
+    p.add_argument("-m", "--model", required=True, help="a language model, e.g. RWKV/v6-Finch-1B6-HF")
+    p.add_argument("-t", "--tasks", nargs="+", default=DEFAULT_TASKS)
+    p.add_argument("--layers", nargs="+", type=int, default=None, help="default: every hidden state")
+    p.add_argument("--pooling", default="mean", choices=["mean", "max", "last", "first_last"])
+    p.add_argument("--eval-splits", nargs="+", default=None)
+    p.add_argument("--output-folder", default="results")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default=None)
+    p.add_argument(
+        "--overwrite-strategy", default="only-missing", choices=["always", "never", "only-missing", "only-cache"]
+    )
+    p.set_defaults(func=_sweep)
+
+
+def _make_checkpoint(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from rwkv_mteb.rwkv.checkpoint import make_checkpoint
+
+    written = make_checkpoint(
+        Path(args.out),
+        layers=args.layers,
+        hidden=args.hidden,
+        head_size=args.head_size,
+        vocab=args.vocab,
+        seed=args.seed,
+        fmt=args.format,
+        ffn=args.ffn,
+    )
+    print(f"random RWKV-6 checkpoint ({args.layers} x {args.hidden}, seed {args.seed}) written to {written}")
+
+
+def _add_make_checkpoint(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("make-checkpoint", help="Write a random RWKV-6 checkpoint (tests, demos, benchmarks)")
+    p.add_argument("--arch", default="rwkv6", choices=["rwkv6"])
+    p.add_argument("--layers", type=int, required=True)
+    p.add_argument("--hidden", type=int, required=True)
+    p.add_argument("--head-size", type=int, default=64)
+    p.add_argument("--vocab", type=int, default=65536)
+    p.add_argument("--ffn", type=int, default=None, help="default: int(hidden * 3.5) // 32 * 32")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", default="hf", choices=["hf", "pth"])
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_make_checkpoint)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mteb.cli.build_cli import build_cli
 
@@ -81,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="List the model names rwkv-mteb serves")
     models.set_defaults(func=_models)
     _add_protocol(sub)
-    for extend in EXTENSIONS:
-        extend(sub)
+    _add_sweep(sub)
+    _add_make_checkpoint(sub)
     return parser
 
 

@@ -36,9 +36,13 @@ BUILDERS: dict[str, Builder] = {}
 
 
 def load_encoder(
-    name: str, revision: str | None = None, device: str | int | None = None, **_: Any
+    name: str, revision: str | None = None, device: str | int | None = None, **options: Any
 ) -> SentenceTransformer:
-    """The ``SentenceTransformer`` behind a registered model name (RWKV, GloVe, SBERT, SimCSE)."""
+    """The ``SentenceTransformer`` behind a registered model name (RWKV, GloVe, SBERT, SimCSE).
+
+    ``options`` go to the builder: for a language model, ``layers``, ``pooling``, ``combine``, ``dtype``,
+    ``cache`` (e.g. ``load_encoder("RWKV/v6-Finch-1B6-HF", layers=[1, 3], combine="concat")``).
+    """
     from rwkv_mteb.registry import register
 
     register()
@@ -51,7 +55,7 @@ def load_encoder(
             f"unknown model {name!r}: rwkv-mteb serves {len(BUILDERS)} model names "
             f"(list them with `rwkv-mteb models`).{hint}"
         )
-    return BUILDERS[name](name, revision, encoders.torch_device(device))
+    return BUILDERS[name](name, revision, encoders.torch_device(device), **options)
 
 
 def mteb_loader(

@@ -45,12 +45,14 @@ def _register_models() -> None:
     from mteb.models.model_implementations import MODEL_REGISTRY
 
     from rwkv_mteb import model_metas
+    from rwkv_mteb.rwkv.metas import rwkv_metas
 
     metas = [*model_metas.glove_metas(), *model_metas.simcse_metas()]
     # MTEB's own sentence-transformers models: ours find packaged or user-mapped weights before the hub
     st_names = list(model_metas.DEFAULT_SBERT)
     st_names += [n for n in model_paths() if n in MODEL_REGISTRY and n not in model_metas.BUILDERS]
     metas += model_metas.sbert_overrides(MODEL_REGISTRY, st_names)
+    metas += rwkv_metas()
     for meta in metas:
         MODEL_REGISTRY[meta.name] = meta
 

@@ -47,3 +47,16 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 def bin_path(name: str) -> str:
     return str(Path(sys.executable).parent / name)
+
+
+@pytest.fixture(scope="session")
+def small_rwkv(tmp_path_factory) -> Path:
+    """A random RWKV-6 checkpoint in the Hugging Face layout: 3 blocks, hidden 128 (2 heads of 64)."""
+    from rwkv_mteb.rwkv.checkpoint import make_checkpoint
+
+    return make_checkpoint(tmp_path_factory.mktemp("rwkv") / "hf", layers=3, hidden=128, seed=0)
+
+
+@pytest.fixture
+def no_vector_cache(monkeypatch):
+    monkeypatch.setenv("RWKV_MTEB_VECTOR_CACHE", "0")

@@ -1,0 +1,152 @@
+"""The layer-wise encoder: a sentence-transformers input module that turns a language model's hidden states
+into sentence vectors.
+
+``layers`` picks hidden states (reference layout, see ``modeling_rwkv6``), ``pooling`` is one of mean (masked,
+the default), max, last token, or the average of first and last token, and several layers are combined by
+their mean or their concatenation. One forward pass pools every requested layer, so a sweep over all layers
+costs about one pass; results go through :class:`VectorCache` when enabled.
+
+Saved and reloaded like any sentence-transformers module: ``layerwise_config.json`` plus the backbone's own
+files in ``backbone/``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sentence_transformers.base.modules import InputModule
+
+from rwkv_mteb.config import cache_dir
+from rwkv_mteb.rwkv.backbones import NativeRwkv6, TransformersModel
+from rwkv_mteb.rwkv.pooling import POOLINGS
+from rwkv_mteb.rwkv.vector_cache import VectorCache
+
+COMBINES = ("mean", "concat")
+
+
+def load_backbone(
+    family: str,
+    source: str | Path,
+    dtype: str = "float32",
+    device: str = "cpu",
+    revision: str | None = None,
+    local_only: bool = True,
+):  # type: ignore[no-untyped-def]
+    if family == "rwkv6":
+        return NativeRwkv6(Path(source), dtype=dtype, device=device)
+    if family == "transformers":
+        return TransformersModel(source, dtype=dtype, device=device, revision=revision, local_only=local_only)
+    raise ValueError(f"unknown backbone family {family!r}; use 'rwkv6' or 'transformers'")
+
+
+class LayerwiseEncoder(InputModule):
+    config_file_name = "layerwise_config.json"
+    config_keys: ClassVar[list[str]] = ["family", "layers", "pooling", "combine", "dtype", "model_id"]
+    modalities: ClassVar[list[str]] = ["text"]
+    save_in_root = False
+
+    def __init__(
+        self,
+        backbone,
+        layers: list[int] | int,
+        pooling: str = "mean",  # type: ignore[no-untyped-def]
+        combine: str = "mean",
+        model_id: str | None = None,
+        cache: bool | VectorCache = True,
+        batch_tokens: int | None = None,
+    ) -> None:
+        super().__init__()
+        layers = [layers] if isinstance(layers, int) else list(layers)
+        if not layers:
+            raise ValueError("layers must name at least one hidden state")
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
+        if combine not in COMBINES:
+            raise ValueError(f"unknown combine {combine!r}; choose one of {COMBINES}")
+        bad = [k for k in layers if not 0 <= k < backbone.num_hidden_states]
+        if bad:
+            from rwkv_mteb.rwkv.checkpoint import CheckpointError
+
+            raise CheckpointError(
+                f"layer(s) {bad} do not exist in {model_id or backbone.source}: it has hidden states "
+                f"0..{backbone.num_hidden_states - 1}; choose layers in that range"
+            )
+        self.backbone = backbone
+        self.tokenizer = backbone.tokenizer
+        self.family = backbone.family
+        self.dtype = backbone.dtype
+        self.layers, self.pooling, self.combine, self.model_id = layers, pooling, combine, model_id
+        if cache is True:
+            cache = VectorCache(cache_dir() / "vectors" / f"{backbone.fingerprint()}.sqlite")
+        self.cache: VectorCache | None = cache if isinstance(cache, VectorCache) else None
+
+    def with_layers(
+        self, layers: list[int] | int, pooling: str | None = None, combine: str | None = None
+    ) -> LayerwiseEncoder:
+        """Another view on the same loaded backbone (and cache): no second copy of the weights."""
+        return LayerwiseEncoder(
+            self.backbone,
+            layers,
+            pooling or self.pooling,
+            combine or self.combine,
+            self.model_id,
+            self.cache if self.cache is not None else False,
+        )
+
+    # ----------------------------------------------------------------- sentence-transformers interface
+
+    def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        texts = [prompt + t for t in inputs] if prompt else list(inputs)
+        return {"texts": texts, "token_ids": self.tokenizer(texts)}
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        pooled = torch.from_numpy(self.pooled_layers(features["texts"], features["token_ids"]))
+        features["layer_embeddings"] = pooled
+        features["sentence_embedding"] = pooled.mean(1) if self.combine == "mean" else pooled.flatten(1)
+        return features
+
+    @property
+    def max_seq_length(self) -> float:
+        return float("inf")
+
+    def get_embedding_dimension(self) -> int:
+        width = self.backbone.hidden_size
+        return width * len(self.layers) if self.combine == "concat" else width
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.get_embedding_dimension()
+
+    def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
+        self.save_config(output_path)
+        self.backbone.save(Path(output_path) / "backbone")
+
+    @classmethod
+    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> LayerwiseEncoder:
+        folder = Path(model_name_or_path) / subfolder
+        config = json.loads((folder / cls.config_file_name).read_text())
+        backbone = load_backbone(config["family"], folder / "backbone", dtype=config.get("dtype", "float32"))
+        return cls(backbone, config["layers"], config["pooling"], config["combine"], config.get("model_id"))
+
+    # ----------------------------------------------------------------- the work
+
+    def pooled_layers(self, texts: list[str], token_ids: list[list[int]] | None = None) -> np.ndarray:
+        """(len(texts), len(self.layers), C) float32, from the cache where possible."""
+        token_ids = token_ids if token_ids is not None else self.tokenizer(texts)
+        if self.cache is None:
+            return self.backbone.pooled(token_ids, self.layers, self.pooling).cpu().numpy()
+        depth = max(self.layers) + 1
+        keys = [VectorCache.key(self.pooling, t) for t in texts]
+        found = self.cache.get(list(dict.fromkeys(keys)), depth)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            # pool every layer up to the deepest requested one, so that any shallower layer is a cache hit later
+            fresh = self.backbone.pooled([token_ids[i] for i in missing], list(range(depth)), self.pooling)
+            fresh = fresh.cpu().numpy()
+            new = {keys[i]: fresh[row] for row, i in enumerate(missing)}
+            self.cache.put(new)
+            found.update(new)
+        return np.stack([found[k][self.layers] for k in keys])

@@ -1,0 +1,75 @@
+"""``rwkv-mteb sweep``: every requested layer of a language model from one pass over the data.
+
+The pass pools all layers of every distinct sentence of the tasks' splits into the vector cache; each layer
+variant is then evaluated by MTEB as usual (its standard result file), its sentences served from the cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from rwkv_mteb.rwkv.metas import BY_NAME, variant_name
+
+
+def sweep(
+    model: str,
+    tasks: list[str],
+    layers: list[int] | None = None,
+    pooling: str = "mean",
+    output_folder: Path = Path("results"),
+    batch_size: int = 32,
+    device: str | None = None,
+    eval_splits: list[str] | None = None,
+    overwrite_strategy: str = "only-missing",
+    show_progress_bar: bool = True,
+) -> list[str]:
+    """Returns the variant names evaluated."""
+    import mteb
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+    from sentence_transformers import SentenceTransformer
+
+    from rwkv_mteb import load_encoder
+    from rwkv_mteb.errors import ModelUnavailableError
+    from rwkv_mteb.rwkv.vector_cache import VectorCache
+
+    if model not in BY_NAME:
+        raise ModelUnavailableError(f"sweep needs a language model rwkv-mteb knows: one of {sorted(BY_NAME)}")
+    encoder = load_encoder(model, device=device, layers=[0], pooling=pooling)[0]
+    # default: every hidden state of the checkpoint actually loaded
+    layers = list(range(encoder.backbone.num_hidden_states)) if layers is None else layers
+    encoder = encoder.with_layers(layers)
+    if encoder.cache is None:  # the disk cache is switched off: keep this run's vectors in memory
+        encoder.cache = VectorCache(Path(":memory:"))
+    task_objects = mteb.get_tasks(tasks=tasks, eval_splits=eval_splits)
+    texts: list[str] = []
+    for task in task_objects:
+        task.load_data()
+        for split in task.eval_splits:
+            data = task.dataset[split]
+            texts += list(data["sentence1"]) + list(data["sentence2"])
+    unique = sorted(dict.fromkeys(texts), key=len, reverse=True)
+    for start in tqdm(
+        range(0, len(unique), batch_size), desc=f"{model}: all layers, one pass", disable=not show_progress_bar
+    ):
+        encoder.pooled_layers(unique[start : start + batch_size])
+
+    names = []
+    cache = mteb.ResultCache(output_folder)
+    for layer in tqdm(layers, desc="MTEB results per layer", disable=not show_progress_bar):
+        name = variant_name(model, layer, pooling)
+        view = SentenceTransformer(modules=[encoder.with_layers([layer])], device=str(encoder.backbone.device))
+        wrapper = SentenceTransformerEncoderWrapper(view)
+        wrapper.mteb_model_meta = mteb.get_model_meta(name)
+        mteb.evaluate(
+            wrapper,
+            task_objects,
+            cache=cache,
+            overwrite_strategy=overwrite_strategy,
+            show_progress_bar=False,
+            encode_kwargs={"batch_size": batch_size},
+            prediction_folder=Path(output_folder) / "predictions" / wrapper.mteb_model_meta.model_name_as_path(),
+        )
+        names.append(name)
+    return names

@@ -1,0 +1,195 @@
+"""The layer-wise sentence encoder: pooling, layers, batching, bad input, saving, caching, other families."""
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from rwkv_mteb.rwkv.backbones import NativeRwkv6, TransformersModel
+from rwkv_mteb.rwkv.checkpoint import CheckpointError
+from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
+from rwkv_mteb.rwkv.vector_cache import VectorCache
+
+TEXTS = [
+    "The cat sat on the mat .",
+    'Amrozi accused his brother , whom he called " the witness " , of deliberately distorting his evidence .',
+    "",
+    "   ",
+    "😀🎉 emoji only",
+    "Привет мир, 你好世界, مرحبا بالعالم",
+    "x",
+]
+
+
+@pytest.fixture(scope="module")
+def backbone(small_rwkv):
+    return NativeRwkv6(small_rwkv)
+
+
+def encoder(backbone, layers, pooling="mean", combine="mean"):
+    return LayerwiseEncoder(backbone, layers, pooling, combine, cache=False)
+
+
+def reference(backbone, text, layer, pooling):
+    ids = torch.tensor([backbone.tokenizer([text])[0]])
+    hidden, _, _ = backbone.model(ids)
+    h = hidden[layer][0]
+    return {"mean": h.mean(0), "max": h.amax(0), "last": h[-1], "first_last": (h[0] + h[-1]) / 2}[pooling]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "last", "first_last"])
+def test_pooling_matches_the_hidden_states(backbone, pooling):
+    enc = encoder(backbone, [0, 2, 3], pooling)
+    got = enc.pooled_layers(TEXTS)
+    for row, text in enumerate(TEXTS):
+        for slot, layer in enumerate([0, 2, 3]):
+            np.testing.assert_allclose(
+                got[row, slot], reference(backbone, text, layer, pooling).numpy(), atol=1e-5, rtol=1e-5
+            )
+
+
+def test_every_vector_is_finite_and_well_defined(backbone):
+    vectors = SentenceTransformer(modules=[encoder(backbone, [1])], device="cpu").encode(TEXTS)
+    assert np.isfinite(vectors).all()
+    assert (np.linalg.norm(vectors, axis=1) > 0).all()
+    # an empty text is the reserved end-of-text token 0, a well-defined input
+    assert backbone.tokenizer([""]) == [[0]]
+
+
+def test_batch_invariance(backbone):
+    model = SentenceTransformer(modules=[encoder(backbone, [1, 3], combine="concat")], device="cpu")
+    together = model.encode(TEXTS, batch_size=len(TEXTS))
+    alone = np.stack([model.encode([t])[0] for t in TEXTS])
+    mixed = model.encode([*TEXTS[::-1], "one more sentence of another length entirely ."], batch_size=3)
+    assert np.abs(together - alone).max() <= 1e-5
+    assert np.abs(together - mixed[: len(TEXTS)][::-1]).max() <= 1e-5
+
+
+def test_combining_layers(backbone):
+    per_layer = encoder(backbone, [1, 3]).pooled_layers(TEXTS[:2])
+    mean = SentenceTransformer(modules=[encoder(backbone, [1, 3], combine="mean")], device="cpu")
+    concat = SentenceTransformer(modules=[encoder(backbone, [1, 3], combine="concat")], device="cpu")
+    np.testing.assert_allclose(mean.encode(TEXTS[:2]), per_layer.mean(1), atol=1e-6)
+    np.testing.assert_allclose(concat.encode(TEXTS[:2]), per_layer.reshape(2, -1), atol=1e-6)
+    assert concat.get_embedding_dimension() == 2 * backbone.hidden_size
+
+
+def test_long_input_in_chunks_equals_one_pass(tmp_path):
+    """A 10,000-token input runs chunk by chunk (state carried) and gives the one-pass result."""
+    from rwkv_mteb.rwkv.checkpoint import make_checkpoint
+
+    path = make_checkpoint(tmp_path / "tiny", layers=2, hidden=64, seed=3)
+    chunked = NativeRwkv6(path, chunk_tokens=512)
+    ids = torch.randint(1, 65536, (1, 10_000), generator=torch.Generator().manual_seed(0)).tolist()
+    for pooling in ("mean", "max", "first_last"):
+        got = chunked.pooled(ids, [0, 1, 2], pooling)
+        chunked.chunk_tokens = 10_000
+        want = chunked.pooled(ids, [0, 1, 2], pooling)
+        chunked.chunk_tokens = 512
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_layer_the_model_lacks(backbone):
+    with pytest.raises(CheckpointError, match=r"layer\(s\) \[4\] do not exist .* hidden states 0\.\.3"):
+        LayerwiseEncoder(backbone, [4], cache=False)
+
+
+def test_token_ids_beyond_the_embedding_table(tmp_path):
+    from rwkv_mteb.rwkv.checkpoint import make_checkpoint
+
+    small_vocab = NativeRwkv6(make_checkpoint(tmp_path / "v", layers=1, hidden=64, vocab=100))
+    with pytest.raises(CheckpointError, match="has only 100 embeddings"):
+        small_vocab.pooled(small_vocab.tokenizer(["hello world"]), [0], "mean")
+
+
+def test_save_and_reload(backbone, tmp_path):
+    model = SentenceTransformer(modules=[encoder(backbone, [2], pooling="max")], device="cpu")
+    model.save(str(tmp_path / "saved"))
+    again = SentenceTransformer(str(tmp_path / "saved"), device="cpu", trust_remote_code=True)
+    assert again[0].layers == [2] and again[0].pooling == "max"
+    np.testing.assert_allclose(again.encode(TEXTS), model.encode(TEXTS), atol=1e-6)
+
+
+def test_cache_serves_other_layers_without_running_the_model(backbone, tmp_path, monkeypatch):
+    cache = VectorCache(tmp_path / "v.sqlite")
+    deep = LayerwiseEncoder(backbone, [3], cache=cache)
+    first = deep.pooled_layers(TEXTS)
+    assert len(cache) == len(set(TEXTS))
+    expected = first_layers(backbone, [1, 2])
+    calls = []
+    original = backbone.pooled
+    monkeypatch.setattr(backbone, "pooled", lambda *a, **k: calls.append(a) or original(*a, **k))
+    shallow = deep.with_layers([1, 2])
+    got = shallow.pooled_layers(TEXTS)
+    assert calls == []
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    np.testing.assert_array_equal(deep.pooled_layers(TEXTS), first)
+    assert calls == []
+    # a different pooling is a different entry: the model runs again
+    shallow.with_layers([1], pooling="max").pooled_layers(TEXTS)
+    assert len(calls) == 1
+
+
+def first_layers(backbone, layers):
+    return encoder(backbone, layers).pooled_layers(TEXTS)
+
+
+# ---------------------------------------------------------------------------------------- other families
+
+
+def word_tokenizer(path, words):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["[UNK]", "[EOS]", *words])}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", eos_token="[EOS]")
+    fast.save_pretrained(path)
+    return fast, len(vocab)
+
+
+def test_rwkv4_through_transformers_keeps_true_scale(tmp_path):
+    """transformers halves RWKV-4's hidden state every `rescale_every` blocks at inference; we switch that off,
+    so layer k is the true output of block k (what a training-mode forward gives)."""
+    from transformers import RwkvConfig, RwkvModel
+
+    tokenizer, vocab = word_tokenizer(tmp_path / "rwkv4", ["the", "cat", "sat", "on", "mat", "a", "dog"])
+    torch.manual_seed(0)
+    config = RwkvConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        num_hidden_layers=8,
+        attention_hidden_size=32,
+        intermediate_size=64,
+        context_length=64,
+        rescale_every=2,
+    )
+    RwkvModel(config).save_pretrained(tmp_path / "rwkv4")
+    backbone = TransformersModel(tmp_path / "rwkv4", local_only=True)
+    assert backbone.num_hidden_states == 9
+    got = encoder(backbone, [1, 5, 8]).pooled_layers(["the cat sat on the mat", "a dog"])
+    truth = RwkvModel.from_pretrained(tmp_path / "rwkv4").train()  # training mode: no rescaling
+    with torch.no_grad():
+        hidden = truth(
+            **tokenizer(["the cat sat on the mat"], return_tensors="pt"), output_hidden_states=True
+        ).hidden_states
+    for slot, layer in enumerate([1, 5, 8]):
+        np.testing.assert_allclose(got[0, slot], hidden[layer][0].mean(0).numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_gpt2_through_transformers_with_right_padding(tmp_path):
+    from transformers import GPT2Config, GPT2Model
+
+    _tokenizer, vocab = word_tokenizer(tmp_path / "gpt2", ["the", "cat", "sat", "on", "mat", "a", "dog"])
+    torch.manual_seed(0)
+    GPT2Model(GPT2Config(vocab_size=vocab, n_embd=32, n_layer=3, n_head=2, n_positions=64)).save_pretrained(
+        tmp_path / "gpt2"
+    )
+    backbone = TransformersModel(tmp_path / "gpt2", local_only=True)
+    enc = encoder(backbone, [0, 3], pooling="last")
+    texts = ["the cat sat on the mat", "a dog", ""]
+    together = enc.pooled_layers(texts)
+    alone = np.concatenate([enc.pooled_layers([t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert np.isfinite(together).all()

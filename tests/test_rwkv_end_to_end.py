@@ -1,0 +1,186 @@
+"""RWKV layer variants through the real commands: make-checkpoint, `mteb run`, `rwkv-mteb sweep`, offline."""
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import bin_path, cli_env
+
+pytestmark = pytest.mark.usefixtures("registered")
+BASE = "RWKV/v6-Finch-1B6-HF"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("made") / "finch-tiny"
+    proc = subprocess.run(
+        [
+            bin_path("rwkv-mteb"),
+            "make-checkpoint",
+            "--arch",
+            "rwkv6",
+            "--layers",
+            "2",
+            "--hidden",
+            "128",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {"config.json", "model.safetensors", "rwkv_vocab_v20230424.txt"} <= {p.name for p in out.iterdir()}
+    return out
+
+
+def offline_env(tmp_path, shared_data, checkpoint):
+    return cli_env(
+        HF_HUB_OFFLINE="1",
+        RWKV_MTEB_DATA_DIR=str(shared_data),
+        RWKV_MTEB_MODEL_PATHS=f"{BASE}={checkpoint}",
+        RWKV_MTEB_CACHE_DIR=str(tmp_path / "cache"),
+    )
+
+
+def scores(path):
+    return {split: rows[0]["main_score"] for split, rows in json.loads(path.read_text())["scores"].items()}
+
+
+def test_registered_names():
+    import mteb
+
+    for name in [
+        f"{BASE} (layer=0)",
+        f"{BASE} (layer=24)",
+        f"{BASE} (layer=1, pooling=max)",
+        f"{BASE} (layer=11, pooling=first_last)",
+        "RWKV/rwkv-4-169m-pile (layer=12)",
+        "openai-community/gpt2 (layer=6, pooling=last)",
+    ]:
+        assert mteb.get_model_meta(name).name == name
+    with pytest.raises(KeyError):
+        mteb.get_model_meta(f"{BASE} (layer=25)")
+
+
+def test_mteb_run_layer_variant_offline(tmp_path, shared_data, checkpoint):
+    proc = subprocess.run(
+        [
+            bin_path("mteb"),
+            "run",
+            "-m",
+            f"{BASE} (layer=1)",
+            "-t",
+            "MRPCZeroShot",
+            "--eval-splits",
+            "validation",
+            "--output-folder",
+            str(tmp_path / "out"),
+            "-v",
+            "0",
+        ],
+        env=offline_env(tmp_path, shared_data, checkpoint),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (result,) = (tmp_path / "out").rglob("MRPCZeroShot.json")
+    assert result.parent.parent.name == "RWKV__v6-Finch-1B6-HF_(layer=1)"
+    value = scores(result)["validation"]
+    assert -1 <= value <= 1
+
+
+def test_layer_the_checkpoint_lacks_is_one_line(tmp_path, shared_data, checkpoint):
+    proc = subprocess.run(
+        [
+            bin_path("mteb"),
+            "run",
+            "-m",
+            f"{BASE} (layer=7)",
+            "-t",
+            "MRPCZeroShot",
+            "--eval-splits",
+            "validation",
+            "--output-folder",
+            str(tmp_path / "out"),
+            "-v",
+            "0",
+        ],
+        env=offline_env(tmp_path, shared_data, checkpoint),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "error: layer(s) [7] do not exist" in proc.stderr and "0..2" in proc.stderr
+
+
+def test_sweep_writes_one_result_per_layer_and_fills_the_cache(tmp_path, shared_data, checkpoint):
+    env = offline_env(tmp_path, shared_data, checkpoint)
+    proc = subprocess.run(
+        [
+            bin_path("rwkv-mteb"),
+            "sweep",
+            "-m",
+            BASE,
+            "-t",
+            "MRPCZeroShot",
+            "--eval-splits",
+            "validation",
+            "--output-folder",
+            str(tmp_path / "out"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = sorted((tmp_path / "out").rglob("MRPCZeroShot.json"))
+    assert [p.parent.parent.name for p in results] == [f"RWKV__v6-Finch-1B6-HF_(layer={k})" for k in range(3)]
+    caches = list((tmp_path / "cache" / "vectors").glob("*.sqlite"))
+    assert len(caches) == 1
+    # a plain `mteb run` of one layer afterwards gives the same number as the sweep (from the cache)
+    proc = subprocess.run(
+        [
+            bin_path("mteb"),
+            "run",
+            "-m",
+            f"{BASE} (layer=2)",
+            "-t",
+            "MRPCZeroShot",
+            "--eval-splits",
+            "validation",
+            "--output-folder",
+            str(tmp_path / "again"),
+            "-v",
+            "0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (again,) = (tmp_path / "again").rglob("MRPCZeroShot.json")
+    assert scores(again) == scores(results[2])
+
+
+def test_load_encoder_for_every_family_name(monkeypatch, checkpoint, tmp_path):
+    import numpy as np
+
+    from rwkv_mteb import load_encoder
+
+    monkeypatch.setenv("RWKV_MTEB_MODEL_PATHS", f"{BASE}={checkpoint}")
+    monkeypatch.setenv("RWKV_MTEB_VECTOR_CACHE", "0")
+    model = load_encoder(f"{BASE} (layer=2, pooling=last)")
+    assert model[0].layers == [2] and model[0].pooling == "last"
+    combo = load_encoder(BASE, layers=[0, 2], combine="concat")
+    assert combo.encode(["a b c"]).shape == (1, 256)
+    assert np.isfinite(load_encoder("stanfordnlp/glove.6B.50d").encode(["a b c"])).all()
