@@ -21,6 +21,30 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
+def _profiled_run(original_run):  # type: ignore[no-untyped-def]
+    """mteb's own ``run``, with every model it loads wrapped by the profiling hook."""
+
+    def run(args: argparse.Namespace) -> None:
+        import time
+        from unittest import mock
+
+        import mteb
+
+        from rwkv_mteb.profiling import profile
+
+        get_model = mteb.get_model
+
+        def profiled_get_model(*a, **k):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            model = get_model(*a, **k)
+            return profile(model, load_seconds=time.perf_counter() - start)
+
+        with mock.patch.object(mteb, "get_model", profiled_get_model):
+            original_run(args)
+
+    return run
+
+
 def _models(args: argparse.Namespace) -> None:
     import mteb
 
@@ -42,6 +66,7 @@ def _protocol(args: argparse.Namespace) -> None:
     for name in args.models:
         print(f"== {name}", flush=True)
         model = mteb.get_model(name, device=args.device)
+        log_command(out, name)
         mteb.evaluate(
             model,
             tasks,
@@ -84,6 +109,8 @@ def _sweep(args: argparse.Namespace) -> None:
         args.eval_splits,
         args.overwrite_strategy,
     )
+    for name in names:
+        log_command(args.output_folder, name)
     print(f"{len(names)} layer variants evaluated; results under {args.output_folder}/results")
 
 
@@ -135,6 +162,49 @@ def _add_make_checkpoint(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_make_checkpoint)
 
 
+def _leaderboard(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from rwkv_mteb.leaderboard import publish
+
+    command = ["rwkv-mteb", "leaderboard", "--results", *args.results, "--out", args.out]
+    board = publish([Path(r) for r in args.results], Path(args.out), command)
+    print(
+        f"{len(board['entries'])} entries, {len(board['comparisons'])} paired comparisons, "
+        f"{len(board['warnings'])} warnings; written to {args.out}/"
+    )
+
+
+def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
+    # replaces mteb's own `leaderboard` (its web app), which stays available as `mteb leaderboard`
+    sub._name_parser_map.pop("leaderboard", None)
+    sub._choices_actions[:] = [a for a in sub._choices_actions if a.dest != "leaderboard"]
+    p = sub.add_parser("leaderboard", help="Build the published leaderboard (JSON, tables, plots) from results")
+    p.add_argument("--results", nargs="+", required=True, help="MTEB result folders (an --output-folder)")
+    p.add_argument("--out", default="leaderboard")
+    p.set_defaults(func=_leaderboard)
+
+
+def log_command(output_folder, model: str) -> None:  # type: ignore[no-untyped-def]
+    """Remember which command produced a model's results (read by the leaderboard's provenance)."""
+    import json
+    import shlex
+    from pathlib import Path
+
+    argv = ["rwkv-mteb", *sys.argv[1:]]
+    folder = Path(output_folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    path = folder / "commands.jsonl"
+    if path.is_file():
+        lines = [line for line in path.read_text().splitlines() if json.loads(line)["model"] != model]
+    lines.append(json.dumps({"model": model, "command": shlex.join(argv)}, sort_keys=True))
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mteb.cli.build_cli import build_cli
 
@@ -142,10 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.prog = "rwkv-mteb"
     parser.description = "rwkv-mteb: MTEB's commands, plus the project's own (models, protocol, ...)"
     sub = _subparsers(parser)
+    run_parser = sub.choices["run"]
+    run_parser.set_defaults(func=_profiled_run(run_parser.get_default("func")))
     models = sub.add_parser("models", help="List the model names rwkv-mteb serves")
     models.set_defaults(func=_models)
     _add_protocol(sub)
     _add_sweep(sub)
+    _add_leaderboard(sub)
     _add_make_checkpoint(sub)
     return parser
 

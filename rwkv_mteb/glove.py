@@ -1,16 +1,22 @@
 """GloVe averaging as a sentence-transformers model: the seed paper's baseline.
 
 The recipe: lowercase, split on whitespace, look each word up in the 400,000-word GloVe vocabulary, give words
-it lacks a zero vector (they still count in the mean), average. It is built from sentence-transformers'
-``StaticEmbedding`` (a Rust word-level tokenizer feeding an ``EmbeddingBag`` in mean mode) whose unknown-word
-row is all zeros, so the model saves and reloads through ``modules.json`` like any other.
+it lacks a zero vector (they still count in the mean), average. ``GloveEmbedding`` is sentence-transformers'
+``StaticEmbedding`` (an ``EmbeddingBag`` in mean mode, saved with a word-level ``tokenizer.json``) whose
+unknown-word row is all zeros, with the tokenization done the paper's way, ``str.lower().split()``, and the
+vocabulary lookup done by a plain dict: for this trivial tokenization that is faster than the general Rust
+pipeline (see ``benchmarks/glove_speed.py``).
 """
 
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
+from safetensors.torch import load_file
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
@@ -64,9 +70,49 @@ def word_tokenizer(words: list[str]) -> Tokenizer:
     return tokenizer
 
 
+class _Vocabulary(dict):
+    """word -> id; a word it lacks maps to the unknown word's (zero) row, without being inserted."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        super().__init__(vocab)
+        self.unknown = vocab[UNKNOWN]
+
+    def __missing__(self, word: str) -> int:
+        return self.unknown
+
+
+class GloveEmbedding(StaticEmbedding):
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        embedding_weights: np.ndarray | torch.Tensor | None = None,
+        embedding_dim: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tokenizer, embedding_weights=embedding_weights, embedding_dim=embedding_dim, **kwargs)
+        self._vocab = _Vocabulary(self.tokenizer.get_vocab())
+
+    def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, torch.Tensor]:
+        if prompt:
+            inputs = self._prepend_prompt(inputs, prompt)
+        split = [text.lower().split() for text in inputs]
+        lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
+        words = list(chain.from_iterable(split))
+        ids = np.fromiter(map(self._vocab.__getitem__, words), dtype=np.int64, count=len(words))
+        offsets = np.zeros(len(split), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        return {"input_ids": torch.from_numpy(ids), "offsets": torch.from_numpy(offsets)}
+
+    @classmethod
+    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> GloveEmbedding:
+        folder = Path(model_name_or_path) / subfolder
+        weights = load_file(str(folder / "model.safetensors"))["embedding.weight"]
+        return cls(Tokenizer.from_file(str(folder / "tokenizer.json")), embedding_weights=weights)
+
+
 def build_glove_model(words: list[str], vectors: np.ndarray, device: str | None = None) -> SentenceTransformer:
     vectors = np.asarray(vectors, dtype=np.float32)
     weights = np.zeros((vectors.shape[0] + 1, vectors.shape[1]), dtype=np.float32)  # C order, last row: unknown
     weights[:-1] = vectors
-    module = StaticEmbedding(word_tokenizer(words), embedding_weights=weights)
+    module = GloveEmbedding(word_tokenizer(words), embedding_weights=weights)
     return SentenceTransformer(modules=[module], device=device or "cpu", similarity_fn_name="cosine")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -61,10 +62,14 @@ def load_encoder(
 def mteb_loader(
     name: str, revision: str | None = None, device: str | int | None = None, **kwargs: Any
 ) -> SentenceTransformerEncoderWrapper:
-    """The loader MTEB calls (``ModelMeta.loader``): our SentenceTransformer, in MTEB's standard wrapper."""
+    """The loader MTEB calls (``ModelMeta.loader``): our SentenceTransformer, in MTEB's standard wrapper, with
+    the profiling hook attached."""
+    from rwkv_mteb.profiling import profile
+
+    start = time.perf_counter()
     model = load_encoder(name, revision, device)
     wrapper = SentenceTransformerEncoderWrapper(model, revision=revision, device=encoders.torch_device(device))
-    return wrapper
+    return profile(wrapper, load_seconds=time.perf_counter() - start)
 
 
 def _meta(name: str, **fields: Any) -> ModelMeta:

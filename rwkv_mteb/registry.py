@@ -67,6 +67,9 @@ def register() -> None:
             importlib.import_module("mteb")  # first, so that mteb's import hook finds us already running
             _register_tasks()
             _register_models()
+            from rwkv_mteb.profiling import install_result_cache_hook
+
+            install_result_cache_hook()
             _state["done"] = True
         finally:
             _state["running"] = False

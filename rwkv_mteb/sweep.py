@@ -6,6 +6,7 @@ variant is then evaluated by MTEB as usual (its standard result file), its sente
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -32,11 +33,14 @@ def sweep(
 
     from rwkv_mteb import load_encoder
     from rwkv_mteb.errors import ModelUnavailableError
+    from rwkv_mteb.profiling import profile
     from rwkv_mteb.rwkv.vector_cache import VectorCache
 
     if model not in BY_NAME:
         raise ModelUnavailableError(f"sweep needs a language model rwkv-mteb knows: one of {sorted(BY_NAME)}")
+    start = time.perf_counter()
     encoder = load_encoder(model, device=device, layers=[0], pooling=pooling)[0]
+    load_seconds = time.perf_counter() - start
     # default: every hidden state of the checkpoint actually loaded
     layers = list(range(encoder.backbone.num_hidden_states)) if layers is None else layers
     encoder = encoder.with_layers(layers)
@@ -55,6 +59,8 @@ def sweep(
     ):
         encoder.pooled_layers(unique[start : start + batch_size])
 
+    write_diagnostics(model, pooling, layers, encoder.pooled_layers(unique), Path(output_folder), tasks)
+
     names = []
     cache = mteb.ResultCache(output_folder)
     for layer in tqdm(layers, desc="MTEB results per layer", disable=not show_progress_bar):
@@ -62,6 +68,7 @@ def sweep(
         view = SentenceTransformer(modules=[encoder.with_layers([layer])], device=str(encoder.backbone.device))
         wrapper = SentenceTransformerEncoderWrapper(view)
         wrapper.mteb_model_meta = mteb.get_model_meta(name)
+        profile(wrapper, load_seconds)
         mteb.evaluate(
             wrapper,
             task_objects,
@@ -73,3 +80,32 @@ def sweep(
         )
         names.append(name)
     return names
+
+
+def write_diagnostics(
+    model: str,
+    pooling: str,
+    layers: list[int],
+    vectors,
+    output_folder: Path,  # type: ignore[no-untyped-def]
+    tasks: list[str],
+) -> Path:
+    """Per-layer diagnostics of the swept sentences, beside the results (read by the leaderboard)."""
+    from rwkv_mteb.diagnostics import layer_diagnostics
+    from rwkv_mteb.profiling import atomic_write_json
+
+    rows = layer_diagnostics(vectors)
+    for row, layer in zip(rows, layers, strict=True):
+        row["layer"] = layer
+    path = output_folder / "diagnostics" / f"{model.replace('/', '__')}__pooling={pooling}.json"
+    atomic_write_json(
+        path,
+        {
+            "model": model,
+            "pooling": pooling,
+            "tasks": sorted(tasks),
+            "sentences": int(vectors.shape[0]),
+            "layers": rows,
+        },
+    )
+    return path

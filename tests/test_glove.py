@@ -54,7 +54,7 @@ def test_save_and_reload(glove, tmp_path):
     _, _, model = glove
     model.save(str(tmp_path / "glove"))
     assert (tmp_path / "glove" / "modules.json").is_file()
-    again = SentenceTransformer(str(tmp_path / "glove"), device="cpu")
+    again = SentenceTransformer(str(tmp_path / "glove"), device="cpu", trust_remote_code=True)
     sentences = ["A man is playing a flute .", "unknownword"]
     np.testing.assert_array_equal(model.encode(sentences), again.encode(sentences))
 

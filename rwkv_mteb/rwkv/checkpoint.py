@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import struct
 from pathlib import Path
 
 import torch
@@ -36,22 +37,61 @@ def _hf_to_pth(name: str) -> str:
     return ".".join(renames.get(p, p) for p in name.removeprefix("rwkv.").split("."))
 
 
-def _read_safetensors(files: list[Path], keep) -> dict[str, torch.Tensor]:  # type: ignore[no-untyped-def]
-    from safetensors import SafetensorError, safe_open
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
 
+
+def _read_safetensors(
+    files: list[Path],
+    keep,
+    dtype: torch.dtype | None = None,  # type: ignore[no-untyped-def]
+) -> dict[str, torch.Tensor]:
+    """Read tensors with plain file reads into freshly allocated memory, one at a time.
+
+    safetensors' own reader memory-maps the file and copies out of the mapping, so the process holds the
+    weights twice (the copies plus the mapped pages it touched): 9 GB for the 1.6B model in fp32. Reading
+    straight into the destination keeps the peak at the weights' own size (see benchmarks/load_1b6.py).
+    """
     out: dict[str, torch.Tensor] = {}
     for file in files:
         if not file.is_file():
             raise CheckpointError(f"checkpoint shard {file} is missing; re-download the checkpoint")
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                for key in handle.keys():  # noqa: SIM118 -- safe_open is not a mapping
-                    if keep(key):
-                        out[key] = handle.get_tensor(key)
-        except (SafetensorError, OSError, RuntimeError) as exc:
-            raise CheckpointError(
-                f"{file} is corrupt or truncated ({exc}); re-download or re-create the checkpoint"
-            ) from None
+        size = file.stat().st_size
+        with file.open("rb") as handle:
+            try:
+                (header_len,) = struct.unpack("<Q", handle.read(8))
+                if header_len > size - 8:
+                    raise ValueError(f"header of {header_len} bytes in a file of {size}")
+                header = json.loads(handle.read(header_len))
+            except (struct.error, ValueError, UnicodeDecodeError) as exc:
+                raise CheckpointError(
+                    f"{file} is corrupt or truncated ({exc}); re-download or re-create the checkpoint"
+                ) from None
+            base = 8 + header_len
+            for name, info in header.items():
+                if name == "__metadata__" or not keep(name):
+                    continue
+                start, end = info["data_offsets"]
+                if base + end > size or info["dtype"] not in _SAFETENSORS_DTYPES:
+                    raise CheckpointError(
+                        f"{file} is corrupt or truncated (tensor {name} ends at byte {base + end}, the file has "
+                        f"{size}); re-download or re-create the checkpoint"
+                    )
+                raw = torch.empty(end - start, dtype=torch.uint8)
+                handle.seek(base + start)
+                handle.readinto(memoryview(raw.numpy()))
+                tensor = raw.view(_SAFETENSORS_DTYPES[info["dtype"]]).reshape(info["shape"])
+                out[name] = tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
     return out
 
 
@@ -84,13 +124,17 @@ def weight_files(path: Path) -> tuple[str, list[Path]]:
     )
 
 
-def read_state_dict(path: Path, with_head: bool = False) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path, with_head: bool = False, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """Floating-point tensors are converted to ``dtype`` as they are read (never two full copies)."""
     kind, files = weight_files(path)
 
     def keep(key: str) -> bool:
         return with_head or not key.startswith("head.")
 
-    return _read_safetensors(files, keep) if kind == "safetensors" else _read_pth(files[0], keep)
+    if kind == "safetensors":
+        return _read_safetensors(files, keep, dtype)
+    state = _read_pth(files[0], keep)
+    return {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
 
 
 def infer_config(
@@ -138,7 +182,7 @@ def load_rwkv6(
             declared = json.loads(config_file.read_text())
         except json.JSONDecodeError as exc:
             raise CheckpointError(f"{config_file} is not valid JSON ({exc})") from None
-    state = read_state_dict(path, with_head=with_head)
+    state = read_state_dict(path, with_head=with_head, dtype=dtype)
     config = infer_config(state, declared, path)
     with torch.device("meta"):
         model = Rwkv6Model(config, with_head=with_head and "head.weight" in state)

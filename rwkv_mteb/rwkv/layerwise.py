@@ -83,6 +83,7 @@ class LayerwiseEncoder(InputModule):
         if cache is True:
             cache = VectorCache(cache_dir() / "vectors" / f"{backbone.fingerprint()}.sqlite")
         self.cache: VectorCache | None = cache if isinstance(cache, VectorCache) else None
+        self.cache_hits = 0  # sentences served from the cache (the profiler reports them)
 
     def with_layers(
         self, layers: list[int] | int, pooling: str | None = None, combine: str | None = None
@@ -142,6 +143,7 @@ class LayerwiseEncoder(InputModule):
         keys = [VectorCache.key(self.pooling, t) for t in texts]
         found = self.cache.get(list(dict.fromkeys(keys)), depth)
         missing = [i for i, k in enumerate(keys) if k not in found]
+        self.cache_hits += len(keys) - len(missing)
         if missing:
             # pool every layer up to the deepest requested one, so that any shallower layer is a cache hit later
             fresh = self.backbone.pooled([token_ids[i] for i in missing], list(range(depth)), self.pooling)

@@ -1,0 +1,59 @@
+"""All layers for the price of one: pooling every hidden state of a 24-block RWKV-6 in one pass, against
+pooling only the last one (which needs the full forward anyway). Goal: ratio <= 1.1."""
+
+from __future__ import annotations
+
+import argparse
+
+from _common import best_of, mrpc_sentences, report
+from rwkv6_forward import build
+
+from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
+
+
+class Backbone:
+    """The layer-wise encoder's backbone around an in-memory model (no checkpoint file needed)."""
+
+    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
+        from rwkv_mteb.rwkv.backbones import NativeRwkv6
+
+        self.inner = NativeRwkv6.__new__(NativeRwkv6)
+        self.inner.model, self.inner.device, self.inner.chunk_tokens = model, "cpu", 1024
+        self.inner.source = "in-memory"
+        self.inner.num_hidden_states = model.num_hidden_states
+        self.inner.hidden_size = model.config.hidden_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--blocks", type=int, default=24)
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--sentences", type=int, default=128)
+    args = parser.parse_args()
+    backbone = Backbone(build(args.blocks, args.hidden)).inner
+    ids = WorldTokenizer()(sorted(mrpc_sentences(args.sentences), key=len))
+    batches = [ids[i : i + 32] for i in range(0, len(ids), 32)]
+    every = list(range(backbone.num_hidden_states))
+    last = [backbone.num_hidden_states - 1]
+
+    def pool(layers: list[int]):  # type: ignore[no-untyped-def]
+        return lambda: [backbone.pooled(b, layers, "mean") for b in batches]
+
+    t_all, t_last = best_of(pool(every)), best_of(pool(last))
+    report(
+        "layer_sweep",
+        {
+            "blocks": args.blocks,
+            "hidden": args.hidden,
+            "sentences": len(ids),
+            "hidden_states": len(every),
+            "seconds_all_layers": t_all,
+            "seconds_last_layer_only": t_last,
+            "ratio": t_all / t_last,
+            "goal": "ratio <= 1.1",
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

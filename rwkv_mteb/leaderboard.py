@@ -1,0 +1,368 @@
+"""``rwkv-mteb leaderboard``: MTEB result folders, per-pair predictions and profiles -> a published board.
+
+Reads ``<DIR>/results/<model>/<revision>/<task>.json`` (MTEB's layout; a DIR that is itself such a folder
+works too), the profiles beside them, MTEB prediction files anywhere under DIR (``*_predictions.json``, written
+by ``--prediction-folder``; ``rwkv-mteb protocol`` and ``sweep`` always write them) and sweep diagnostics.
+Gold scores come from the task's own data loader (the same files the run read). Nothing is re-encoded.
+
+Writes, under ``--out``: ``leaderboard.json`` (validated against ``leaderboard.schema.json``, written beside
+it), ``results/`` (the source result files in MTEB's layout, so ``mteb.ResultCache(out)`` reads them),
+``README.md`` (the table) and the plots. Output is deterministic: the same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rwkv_mteb import stats
+from rwkv_mteb.profiling import atomic_write_json
+
+logger = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+ALPHA = 0.05
+
+
+@dataclass
+class Run:
+    """One model's result for one task (all its splits), with what was saved beside it."""
+
+    model: str
+    revision: str
+    task: str
+    result_path: Path
+    result: dict[str, Any]
+    meta: dict[str, Any]
+    profile: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> record
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if not np.isfinite(value) else round(value, 6)
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_round(v) for v in value]
+    return value
+
+
+def _results_root(folder: Path) -> Path:
+    return folder / "results" if (folder / "results").is_dir() else folder
+
+
+def collect_runs(folders: list[Path], warnings: list[str]) -> list[Run]:
+    runs = []
+    for folder in folders:
+        if not folder.is_dir():
+            warnings.append(f"results folder {folder} does not exist; skipped")
+            continue
+        for path in sorted(_results_root(folder).glob("*/*/*.json")):
+            if path.name == "model_meta.json":
+                continue
+            try:
+                result = json.loads(path.read_text())
+                task = result["task_name"]
+                result["scores"].items()
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                warnings.append(f"corrupt result file {path} ({type(exc).__name__}: {exc}); skipped")
+                continue
+            meta_path = path.parent / "model_meta.json"
+            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+            name = meta.get("name") or path.parent.parent.name.replace("__", "/")
+            revision = meta.get("revision") or path.parent.name
+            run = Run(name, revision, task, path, result, meta)
+            profile_path = path.parent / "profiles" / path.name
+            if profile_path.is_file():
+                run.profile = {r["split"]: r for r in json.loads(profile_path.read_text()).get("records", [])}
+            else:
+                warnings.append(f"{name} on {task}: no profile beside {path}; cost columns are null")
+            runs.append(run)
+    return runs
+
+
+def collect_predictions(folders: list[Path]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """(model, task) -> split -> cosine scores, from MTEB prediction files."""
+    out: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*_predictions.json")):
+            try:
+                data = json.loads(path.read_text())
+                model = data["mteb_model_meta"]["model_name"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+            task = path.name.removesuffix("_predictions.json")
+            for subset, splits in data.items():
+                if subset == "mteb_model_meta" or not isinstance(splits, dict):
+                    continue
+                for split, preds in splits.items():
+                    if isinstance(preds, dict) and "cosine_scores" in preds:
+                        out.setdefault((model, task), {})[split] = np.asarray(preds["cosine_scores"], dtype=float)
+    return out
+
+
+def collect_diagnostics(folders: list[Path]) -> list[dict[str, Any]]:
+    found = []
+    for folder in folders:
+        for path in sorted((folder / "diagnostics").glob("*.json")) if (folder / "diagnostics").is_dir() else []:
+            found.append(json.loads(path.read_text()))
+    return sorted(found, key=lambda d: (d["model"], d["pooling"]))
+
+
+def gold_scores(task: str, warnings: list[str]) -> dict[str, np.ndarray] | None:
+    import mteb
+
+    try:
+        task_obj = mteb.get_task(task)
+        task_obj.load_data()
+        data = task_obj.dataset
+        data = data.get("default", data) if isinstance(data, dict) else data
+        return {split: np.asarray(data[split]["score"], dtype=float) for split in data}
+    except Exception as exc:
+        warnings.append(
+            f"task {task}: gold scores unavailable ({type(exc).__name__}: {exc}); interval and "
+            "comparison columns are null"
+        )
+        return None
+
+
+def describe_model(name: str) -> dict[str, Any]:
+    """family, base model, layer, pooling and parameters of a model name."""
+    from rwkv_mteb.rwkv.metas import BY_NAME, parse_name
+
+    base, args = parse_name(name)
+    lm = BY_NAME.get(base)
+    if lm is not None:
+        family = "rwkv6" if lm.family == "rwkv6" else ("rwkv4" if "rwkv-4" in base else base.split("/")[-1])
+    elif base.startswith("stanfordnlp/glove"):
+        family = "glove"
+    elif base.startswith("princeton-nlp/"):
+        family = "simcse"
+    elif base.startswith("sentence-transformers/"):
+        family = "sbert"
+    else:
+        family = "other"
+    n_parameters = None
+    try:
+        import mteb
+
+        n_parameters = mteb.get_model_meta(name).n_parameters
+    except Exception:
+        n_parameters = None
+    return {
+        "family": family,
+        "base_model": base,
+        "layer": int(args["layer"]) if "layer" in args else None,
+        "pooling": args.get("pooling", "mean" if "layer" in args else None),
+        "parameters": n_parameters,
+    }
+
+
+def _commands(folders: list[Path]) -> dict[str, str]:
+    """model -> the command that produced its results (``commands.jsonl`` written by protocol/sweep)."""
+    out = {}
+    for folder in folders:
+        path = folder / "commands.jsonl"
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    out[record["model"]] = record["command"]
+    return out
+
+
+COST_FIELDS = (
+    "seconds_per_pair",
+    "sentences_per_second",
+    "tokens_per_second",
+    "peak_rss_mb",
+    "peak_gpu_allocated_mb",
+    "model_load_seconds",
+    "device",
+    "dtype",
+    "includes_warmup",
+)
+
+
+def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list[Run]]:
+    warnings: list[str] = []
+    runs = collect_runs(folders, warnings)
+    predictions = collect_predictions(folders)
+    commands = _commands(folders)
+    golds: dict[str, dict[str, np.ndarray] | None] = {}
+    entries = []
+    for run in runs:
+        preds = predictions.get((run.model, run.task), {})
+        if run.task not in golds and preds:
+            golds[run.task] = gold_scores(run.task, warnings)
+        gold = golds.get(run.task)
+        if not preds:
+            warnings.append(f"{run.model} on {run.task}: no prediction file; intervals and comparisons are null")
+        date = run.result.get("date")
+        for split, rows in sorted(run.result["scores"].items()):
+            row = rows[0] if rows else {}
+            entry: dict[str, Any] = {
+                "model": run.model,
+                "revision": run.revision,
+                **describe_model(run.model),
+                "task": run.task,
+                "split": split,
+                "main_score": row.get("main_score"),
+                "pearson": row.get("cosine_pearson"),
+                "n_pairs": None,
+                "ci95_bootstrap": None,
+                "ci95_fisher": None,
+                "binary": None,
+                "cost": {k: run.profile[split].get(k) for k in COST_FIELDS} if split in run.profile else None,
+                "provenance": {
+                    "mteb_version": run.result.get("mteb_version"),
+                    "dataset_revision": run.result.get("dataset_revision"),
+                    "evaluated": datetime.datetime.fromtimestamp(date, datetime.UTC).strftime("%Y-%m-%d")
+                    if isinstance(date, int | float)
+                    else None,
+                    "result_file": f"results/{run.result_path.parent.parent.name}/{run.result_path.parent.name}/"
+                    f"{run.result_path.name}",
+                    "command": commands.get(run.model),
+                },
+            }
+            if run.profile and split not in run.profile:
+                warnings.append(f"{run.model} on {run.task}/{split}: the profile lacks this split")
+            pred = preds.get(split)
+            if pred is not None and gold is not None and split in gold and len(gold[split]) == len(pred):
+                g = gold[split]
+                entry["n_pairs"] = len(g)
+                entry["ci95_bootstrap"] = list(stats.bootstrap_ci(pred, g, seed=0))
+                fisher = stats.fisher_ci(float(stats.spearman(pred, g)), len(g))
+                entry["ci95_fisher"] = list(fisher) if fisher else None
+                if set(np.unique(g)) <= {0.0, 1.0}:
+                    train = preds.get("train")
+                    threshold = None
+                    if train is not None and "train" in gold and len(gold["train"]) == len(train):
+                        threshold = stats.best_threshold(train, gold["train"])
+                    else:
+                        warnings.append(
+                            f"{run.model} on {run.task}: no train predictions, so no train-chosen "
+                            "threshold; accuracy and F1 are null"
+                        )
+                    entry["binary"] = {**stats.binary_metrics(pred, g, threshold), "threshold_from": "train"}
+            entries.append(entry)
+    comparisons = compare(entries, predictions, golds)
+    board = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_by": {"command": command, "rwkv_mteb_version": _version()},
+        "statistics": {
+            "bootstrap_resamples": stats.N_RESAMPLES,
+            "confidence": stats.CONFIDENCE,
+            "seed": 0,
+            "alpha": ALPHA,
+            "threshold_chosen_on": "train",
+        },
+        "entries": sorted(entries, key=lambda e: (e["task"], e["split"], -(e["main_score"] or -9), e["model"])),
+        "comparisons": comparisons["pairs"],
+        "layer_sweeps": comparisons["sweeps"],
+        "diagnostics": collect_diagnostics(folders),
+        "warnings": sorted(set(warnings)),
+    }
+    for message in board["warnings"]:
+        logger.warning(message)
+    return _round(board), runs
+
+
+def compare(entries: list[dict[str, Any]], predictions: dict, golds: dict) -> dict[str, list]:  # type: ignore[type-arg]
+    """Each entry against the best of its task and split, on the same pairs; and, per layer sweep, the layers
+    not distinguishable from the best layer."""
+    pairs, sweeps = [], []
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in entries:
+        if e["n_pairs"]:
+            groups.setdefault((e["task"], e["split"]), []).append(e)
+    for (task, split), group in sorted(groups.items()):
+        gold = golds[task][split]
+        best = max(group, key=lambda e: (e["main_score"], e["model"]))
+        seed = sum(map(ord, f"{task}/{split}"))
+        tests = {}
+        for e in sorted(group, key=lambda e: e["model"]):
+            if e is best:
+                continue
+            test = stats.paired_bootstrap(
+                predictions[(e["model"], task)][split], predictions[(best["model"], task)][split], gold, seed=seed
+            )
+            tests[e["model"]] = test
+            pairs.append(
+                {
+                    "task": task,
+                    "split": split,
+                    "model": e["model"],
+                    "best_model": best["model"],
+                    **test,
+                    "distinguishable": test["p_value"] < ALPHA,
+                }
+            )
+        sweep_groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for e in group:
+            if e["layer"] is not None:
+                sweep_groups.setdefault((e["base_model"], e["pooling"]), []).append(e)
+        for (base, pooling), layers in sorted(sweep_groups.items()):
+            top = max(layers, key=lambda e: (e["main_score"], -e["layer"]))
+            same = [top["layer"]]
+            for e in layers:
+                if e is top:
+                    continue
+                test = stats.paired_bootstrap(
+                    predictions[(e["model"], task)][split], predictions[(top["model"], task)][split], gold, seed=seed
+                )
+                if test["p_value"] >= ALPHA:
+                    same.append(e["layer"])
+            sweeps.append(
+                {
+                    "task": task,
+                    "split": split,
+                    "base_model": base,
+                    "pooling": pooling,
+                    "best_layer": top["layer"],
+                    "layers_not_distinguishable_from_best": sorted(same),
+                }
+            )
+    return {"pairs": pairs, "sweeps": sweeps}
+
+
+def _version() -> str:
+    from rwkv_mteb import __version__
+
+    return __version__
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("rwkv_mteb").joinpath("leaderboard.schema.json").read_text())
+
+
+def publish(folders: list[Path], out: Path, command: list[str]) -> dict[str, Any]:
+    import jsonschema
+
+    board, runs = build(folders, command)
+    jsonschema.validate(board, schema())
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "results"
+    for run in runs:  # MTEB's own layout, so mteb.ResultCache(out) reads the board's sources
+        dest = target / run.result_path.parent.parent.name / run.result_path.parent.name
+        dest.mkdir(parents=True, exist_ok=True)
+        if run.result_path.resolve() != (dest / run.result_path.name).resolve():
+            shutil.copyfile(run.result_path, dest / run.result_path.name)
+            for extra in ("model_meta.json", f"profiles/{run.result_path.name}"):
+                if (run.result_path.parent / extra).is_file():
+                    (dest / extra).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(run.result_path.parent / extra, dest / extra)
+    atomic_write_json(out / "leaderboard.schema.json", schema())
+    atomic_write_json(out / "leaderboard.json", board)
+    from rwkv_mteb.leaderboard_report import write_plots, write_readme
+
+    write_readme(board, out / "README.md")
+    write_plots(board, out)
+    return board

@@ -1,0 +1,295 @@
+"""The profiling hook: what every evaluation costs, recorded per model, task and split.
+
+``profile(model, load_seconds)`` wraps an MTEB encoder in place (its ``encode`` is replaced on the instance,
+so every ``isinstance`` check MTEB makes still holds). Each split gets one record: sentences, pairs, tokens,
+encode wall time, rates, peak GPU memory (reset for the split), peak resident memory of the split, model load
+time, device, dtype, batch size and library versions. CUDA work is synchronised before a clock is read; the
+split that contains the model's first encode call is flagged, and that call's time is reported as warm-up.
+
+Records are written beside MTEB's result file of the task, as ``<revision folder>/profiles/<task>.json``
+(outside MTEB's ``*/*/*.json`` result glob), atomically, every time MTEB saves that task's result, so an
+interrupted run keeps the profiles of the splits it finished. Schema: README, "Profiles".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+PAIR_TASK_TYPES = {"STS", "PairClassification"}
+
+_active: weakref.WeakSet[Profiler] = weakref.WeakSet()
+
+
+def _versions() -> dict[str, str | None]:
+    out = {}
+    for name in ("torch", "transformers", "sentence-transformers", "mteb", "rwkv-mteb"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _rss_mb() -> float:
+    """Current resident memory of this process (Linux /proc; elsewhere the lifetime peak, documented)."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _RssPeak:
+    """Samples resident memory in a background thread while a split is being encoded."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.peak = _rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, _rss_mb())
+
+    def __enter__(self) -> _RssPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mb())
+
+
+def _cuda():  # type: ignore[no-untyped-def]
+    import torch
+
+    return torch.cuda if torch.cuda.is_available() else None
+
+
+def _sentence_transformer(model: Any) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    inner = getattr(model, "model", None)
+    return inner if isinstance(inner, SentenceTransformer) else None
+
+
+def _token_count(features: dict[str, Any]) -> int | None:
+    """Tokens of a batch, read off the input module's output (no second tokenization)."""
+    if "token_ids" in features:  # the layer-wise encoder
+        return sum(len(ids) for ids in features["token_ids"])
+    if "attention_mask" in features:
+        return int(features["attention_mask"].sum())
+    if "offsets" in features and "input_ids" in features:  # StaticEmbedding (GloVe)
+        return int(features["input_ids"].numel())
+    return None
+
+
+class Profiler:
+    def __init__(self, model: Any, load_seconds: float | None) -> None:
+        self.model = model
+        self.load_seconds = load_seconds
+        self.records: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.first_call_done = False
+        self._tokens = 0
+        self._tokens_known = False
+        st = _sentence_transformer(model)
+        self._st = st
+        if st is not None and len(st) > 0:
+            st[0].register_forward_hook(self._count_tokens)
+
+    def _count_tokens(self, module: Any, args: tuple, output: Any) -> None:
+        features = args[0] if args else {}
+        count = _token_count(features) if isinstance(features, dict) else None
+        if count is not None:
+            self._tokens += count
+            self._tokens_known = True
+
+    def _cache_hits(self) -> int | None:
+        """Sentences the layer-wise encoder served from its vector cache (None for other encoders)."""
+        first = self._st[0] if self._st is not None and len(self._st) else None
+        return getattr(first, "cache_hits", None)
+
+    @property
+    def model_name(self) -> str | None:
+        meta = getattr(self.model, "mteb_model_meta", None)
+        return meta.name if meta is not None else None
+
+    def _device_dtype(self) -> tuple[str | None, str | None]:
+        st = self._st
+        if st is None:
+            return None, None
+        try:
+            param = next(st.parameters())
+            return str(param.device), str(param.dtype).removeprefix("torch.")
+        except StopIteration:
+            return str(st.device), None
+
+    def wrap(self, encode: Callable[..., Any]) -> Callable[..., Any]:
+        def profiled_encode(inputs: Any, *args: Any, **kwargs: Any) -> Any:
+            task = kwargs.get("task_metadata")
+            key = (getattr(task, "name", "?"), str(kwargs.get("hf_split", "?")), str(kwargs.get("hf_subset", "?")))
+            record = self.records.get(key)
+            cuda = _cuda()
+            if record is None:
+                record = self._new_record(key, task, kwargs)
+                self.records[key] = record
+                if cuda is not None:
+                    cuda.reset_peak_memory_stats()
+            sentences = len(getattr(inputs, "dataset", ()) or ())
+            self._tokens, self._tokens_known = 0, False
+            hits_before = self._cache_hits()
+            with _RssPeak() as rss:
+                if cuda is not None:
+                    cuda.synchronize()
+                start = time.perf_counter()
+                out = encode(inputs, *args, **kwargs)
+                if cuda is not None:
+                    cuda.synchronize()
+                elapsed = time.perf_counter() - start
+            if not self.first_call_done:
+                self.first_call_done = True
+                record["includes_warmup"] = True
+                record["warmup_seconds"] = elapsed
+            record["encode_calls"] += 1
+            record["sentences"] += sentences
+            record["encode_seconds"] += elapsed
+            if self._tokens_known:
+                record["tokens"] = (record["tokens"] or 0) + self._tokens
+            if hits_before is not None:
+                record["vector_cache_hits"] = (record.get("vector_cache_hits") or 0) + self._cache_hits() - hits_before
+            record["peak_rss_mb"] = max(record["peak_rss_mb"] or 0.0, rss.peak)
+            if cuda is not None:
+                record["peak_gpu_allocated_mb"] = cuda.max_memory_allocated() / 2**20
+                record["peak_gpu_reserved_mb"] = cuda.max_memory_reserved() / 2**20
+            self._finish(record)
+            return out
+
+        profiled_encode.__wrapped__ = encode  # type: ignore[attr-defined]
+        return profiled_encode
+
+    def _new_record(self, key: tuple[str, str, str], task: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        device, dtype = self._device_dtype()
+        meta = getattr(self.model, "mteb_model_meta", None)
+        return {
+            "model": getattr(meta, "name", None),
+            "revision": getattr(meta, "revision", None),
+            "task": key[0],
+            "split": key[1],
+            "subset": key[2],
+            "pair_task": getattr(task, "type", None) in PAIR_TASK_TYPES,
+            "sentences": 0,
+            "pairs": None,
+            "tokens": None,
+            "encode_calls": 0,
+            "encode_seconds": 0.0,
+            "seconds_per_pair": None,
+            "sentences_per_second": None,
+            "tokens_per_second": None,
+            "peak_gpu_allocated_mb": None,
+            "peak_gpu_reserved_mb": None,
+            "peak_rss_mb": None,
+            "model_load_seconds": self.load_seconds,
+            "vector_cache_hits": None,
+            "includes_warmup": False,
+            "warmup_seconds": None,
+            "device": device,
+            "dtype": dtype,
+            "batch_size": kwargs.get("batch_size"),
+            "versions": _versions(),
+        }
+
+    @staticmethod
+    def _finish(record: dict[str, Any]) -> None:
+        seconds = record["encode_seconds"]
+        if record["pair_task"]:
+            record["pairs"] = record["sentences"] // 2
+            record["seconds_per_pair"] = seconds / record["pairs"] if record["pairs"] else None
+        record["sentences_per_second"] = record["sentences"] / seconds if seconds > 0 else None
+        if record["tokens"] is not None and seconds > 0:
+            record["tokens_per_second"] = record["tokens"] / seconds
+
+
+def profile(model: Any, load_seconds: float | None = None) -> Any:
+    """Wrap ``model`` (an MTEB encoder) in place; a model already profiled is returned unchanged."""
+    if getattr(model, "_rwkv_mteb_profiler", None) is not None:
+        return model
+    profiler = Profiler(model, load_seconds)
+    model.encode = profiler.wrap(model.encode)
+    model._rwkv_mteb_profiler = profiler
+    _active.add(profiler)
+    return model
+
+
+def profile_path(result_path: Path) -> Path:
+    return result_path.parent / "profiles" / result_path.name
+
+
+def write_profiles(result_path: Path, task_name: str, model_name: str | None) -> Path | None:
+    """Merge this run's records for ``task_name`` into the task's profile file (atomic replace)."""
+    records = [
+        dict(record)
+        for profiler in list(_active)
+        if profiler.model_name == model_name
+        for key, record in profiler.records.items()
+        if key[0] == task_name and record["encode_calls"] > 0
+    ]
+    if not records:
+        return None
+    path = profile_path(result_path)
+    existing: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            existing = {}
+    merged = {(r["split"], r["subset"]): r for r in existing.get("records", [])}
+    merged.update({(r["split"], r["subset"]): r for r in records})
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "model": model_name,
+        "task": task_name,
+        "records": [merged[k] for k in sorted(merged)],
+    }
+    atomic_write_json(path, payload)
+    return path
+
+
+def atomic_write_json(path: Path, payload: Any) -> None:
+    """Write to a temporary file in the same folder, then rename over the target: readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def install_result_cache_hook() -> None:
+    """After MTEB saves a task result, save the profile of the same task beside it."""
+    from mteb.cache import ResultCache
+
+    original = ResultCache.save_to_cache
+    if getattr(original, "_rwkv_mteb", False):
+        return
+
+    def save_to_cache(self, task_result, model_name, model_revision=None, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, task_result, model_name, model_revision, **kwargs)
+        path = self.get_task_result_path(
+            model_name=model_name, model_revision=model_revision, task_name=task_result.task_name
+        )
+        name = model_name if isinstance(model_name, str) else model_name.name
+        write_profiles(path, task_result.task_name, name)
+
+    save_to_cache._rwkv_mteb = True  # type: ignore[attr-defined]
+    ResultCache.save_to_cache = save_to_cache
