@@ -46,26 +46,33 @@ def _profiled_run(original_run):  # type: ignore[no-untyped-def]
 
 
 def _models(args: argparse.Namespace) -> None:
-    import mteb
+    from mteb.models.model_implementations import MODEL_REGISTRY
 
     from rwkv_mteb.model_metas import BUILDERS
 
     for name in sorted(BUILDERS):
-        meta = mteb.get_model_meta(name)
-        print(f"{name}\t{meta.revision or '-'}\tdim={meta.embed_dim}")
+        meta = MODEL_REGISTRY.get(name)
+        if meta is None:  # a bare language model name: load_encoder(name, layers=[...]) only
+            print(f"{name}\t-\tlayers: pass layers=[...] to rwkv_mteb.load_encoder")
+        else:
+            print(f"{name}\t{meta.revision or '-'}\tdim={meta.embed_dim}")
 
 
 def _protocol(args: argparse.Namespace) -> None:
     """The paper's protocol, extended: every model on every task's default splits, results in MTEB's layout."""
+    import time
     from pathlib import Path
 
     import mteb
+
+    from rwkv_mteb.profiling import profile
 
     out = Path(args.output_folder)
     tasks = mteb.get_tasks(tasks=args.tasks, eval_splits=args.eval_splits)
     for name in args.models:
         print(f"== {name}", flush=True)
-        model = mteb.get_model(name, device=args.device)
+        start = time.perf_counter()
+        model = profile(mteb.get_model(name, device=args.device), load_seconds=time.perf_counter() - start)
         log_command(out, name)
         mteb.evaluate(
             model,

@@ -91,6 +91,7 @@ class GloveEmbedding(StaticEmbedding):
     ) -> None:
         super().__init__(tokenizer, embedding_weights=embedding_weights, embedding_dim=embedding_dim, **kwargs)
         self._vocab = _Vocabulary(self.tokenizer.get_vocab())
+        self.tokens_seen = 0  # read by the profiling hook
 
     def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, torch.Tensor]:
         if prompt:
@@ -98,6 +99,7 @@ class GloveEmbedding(StaticEmbedding):
         split = [text.lower().split() for text in inputs]
         lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
         words = list(chain.from_iterable(split))
+        self.tokens_seen += len(words)
         ids = np.fromiter(map(self._vocab.__getitem__, words), dtype=np.int64, count=len(words))
         offsets = np.zeros(len(split), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])

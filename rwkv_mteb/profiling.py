@@ -51,26 +51,54 @@ def _rss_mb() -> float:
 
 
 class _RssPeak:
-    """Samples resident memory in a background thread while a split is being encoded."""
+    """Peak resident memory while a block runs, sampled by one long-lived background thread that sleeps
+    between blocks (starting a thread per encode call would cost more than a fast encoder's whole call)."""
+
+    _sampler: _Sampler | None = None
 
     def __init__(self, interval: float = 0.02) -> None:
-        self.interval = interval
-        self.peak = _rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, _rss_mb())
+        if _RssPeak._sampler is None:
+            _RssPeak._sampler = _Sampler(interval)
+        self.peak = 0.0
 
     def __enter__(self) -> _RssPeak:
-        self._thread.start()
+        assert _RssPeak._sampler is not None
+        _RssPeak._sampler.begin()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
+        assert _RssPeak._sampler is not None
+        self.peak = _RssPeak._sampler.end()
+
+
+class _Sampler:
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.peak = 0.0
+        self._active = threading.Event()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._run, daemon=True, name="rwkv-mteb-rss").start()
+
+    def _run(self) -> None:
+        while True:
+            self._active.wait()
+            time.sleep(self.interval)
+            if self._active.is_set():
+                rss = _rss_mb()
+                with self._lock:
+                    self.peak = max(self.peak, rss)
+
+    def begin(self) -> None:
+        with self._lock:
+            self.peak = _rss_mb()
+        self._active.set()
+
+    def end(self) -> float:
+        self._active.clear()
+        rss = _rss_mb()
+        with self._lock:
+            self.peak = max(self.peak, rss)
+            return self.peak
 
 
 def _cuda():  # type: ignore[no-untyped-def]
@@ -107,7 +135,8 @@ class Profiler:
         self._tokens_known = False
         st = _sentence_transformer(model)
         self._st = st
-        if st is not None and len(st) > 0:
+        # our own input modules count their tokens (`tokens_seen`); others are read by a forward hook
+        if st is not None and len(st) > 0 and not hasattr(st[0], "tokens_seen"):
             st[0].register_forward_hook(self._count_tokens)
 
     def _count_tokens(self, module: Any, args: tuple, output: Any) -> None:
@@ -116,6 +145,10 @@ class Profiler:
         if count is not None:
             self._tokens += count
             self._tokens_known = True
+
+    def _tokens_seen(self) -> int | None:
+        first = self._st[0] if self._st is not None and len(self._st) else None
+        return getattr(first, "tokens_seen", None)
 
     def _cache_hits(self) -> int | None:
         """Sentences the layer-wise encoder served from its vector cache (None for other encoders)."""
@@ -151,6 +184,7 @@ class Profiler:
             sentences = len(getattr(inputs, "dataset", ()) or ())
             self._tokens, self._tokens_known = 0, False
             hits_before = self._cache_hits()
+            seen_before = self._tokens_seen()
             with _RssPeak() as rss:
                 if cuda is not None:
                     cuda.synchronize()
@@ -166,6 +200,8 @@ class Profiler:
             record["encode_calls"] += 1
             record["sentences"] += sentences
             record["encode_seconds"] += elapsed
+            if seen_before is not None:
+                self._tokens, self._tokens_known = self._tokens_seen() - seen_before, True
             if self._tokens_known:
                 record["tokens"] = (record["tokens"] or 0) + self._tokens
             if hits_before is not None:

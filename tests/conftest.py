@@ -60,3 +60,8 @@ def small_rwkv(tmp_path_factory) -> Path:
 @pytest.fixture
 def no_vector_cache(monkeypatch):
     monkeypatch.setenv("RWKV_MTEB_VECTOR_CACHE", "0")
+
+
+def result_files(folder: Path, task: str) -> list[Path]:
+    """MTEB result files of ``task`` under ``folder`` (not the profiles written beside them)."""
+    return sorted(p for p in folder.rglob(f"{task}.json") if p.parent.name != "profiles")

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import bin_path, cli_env
+from tests.conftest import bin_path, cli_env, result_files
 
 pytestmark = pytest.mark.usefixtures("registered")
 
@@ -93,7 +93,7 @@ def test_mteb_run_subprocess_writes_standard_results(tmp_path, shared_data):
     task_result = results.model_results[0].task_results[0]
     assert set(task_result.scores) == {"train_sample", "validation"}
     assert round(task_result.scores["validation"][0]["main_score"], 4) == 0.4326
-    files = list(tmp_path.rglob("MRPCZeroShot.json"))
+    files = result_files(tmp_path, "MRPCZeroShot")
     assert len(files) == 1 and json.loads(files[0].read_text())["task_name"] == "MRPCZeroShot"
 
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import bin_path, cli_env
+from tests.conftest import bin_path, cli_env, result_files
 
 pytestmark = pytest.mark.usefixtures("registered")
 BASE = "RWKV/v6-Finch-1B6-HF"
@@ -90,7 +90,7 @@ def test_mteb_run_layer_variant_offline(tmp_path, shared_data, checkpoint):
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (result,) = (tmp_path / "out").rglob("MRPCZeroShot.json")
+    (result,) = result_files(tmp_path / "out", "MRPCZeroShot")
     assert result.parent.parent.name == "RWKV__v6-Finch-1B6-HF_(layer=1)"
     value = scores(result)["validation"]
     assert -1 <= value <= 1
@@ -142,7 +142,7 @@ def test_sweep_writes_one_result_per_layer_and_fills_the_cache(tmp_path, shared_
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = sorted((tmp_path / "out").rglob("MRPCZeroShot.json"))
+    results = result_files(tmp_path / "out", "MRPCZeroShot")
     assert [p.parent.parent.name for p in results] == [f"RWKV__v6-Finch-1B6-HF_(layer={k})" for k in range(3)]
     caches = list((tmp_path / "cache" / "vectors").glob("*.sqlite"))
     assert len(caches) == 1
@@ -168,7 +168,7 @@ def test_sweep_writes_one_result_per_layer_and_fills_the_cache(tmp_path, shared_
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (again,) = (tmp_path / "again").rglob("MRPCZeroShot.json")
+    (again,) = result_files(tmp_path / "again", "MRPCZeroShot")
     assert scores(again) == scores(results[2])
 
 

@@ -84,6 +84,7 @@ class LayerwiseEncoder(InputModule):
             cache = VectorCache(cache_dir() / "vectors" / f"{backbone.fingerprint()}.sqlite")
         self.cache: VectorCache | None = cache if isinstance(cache, VectorCache) else None
         self.cache_hits = 0  # sentences served from the cache (the profiler reports them)
+        self.tokens_seen = 0  # tokens of the texts encoded (the profiler reports them)
 
     def with_layers(
         self, layers: list[int] | int, pooling: str | None = None, combine: str | None = None
@@ -102,7 +103,9 @@ class LayerwiseEncoder(InputModule):
 
     def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
         texts = [prompt + t for t in inputs] if prompt else list(inputs)
-        return {"texts": texts, "token_ids": self.tokenizer(texts)}
+        token_ids = self.tokenizer(texts)
+        self.tokens_seen += sum(map(len, token_ids))
+        return {"texts": texts, "token_ids": token_ids}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         pooled = torch.from_numpy(self.pooled_layers(features["texts"], features["token_ids"]))
