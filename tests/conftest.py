@@ -49,6 +49,15 @@ def bin_path(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+def run(command: str, *args: str, env: dict[str, str] | None = None, timeout: int = 900):  # type: ignore[no-untyped-def]
+    """Run one of the installed commands (mteb, rwkv-mteb, python) as a user would."""
+    import subprocess
+
+    return subprocess.run(
+        [bin_path(command), *args], env=env or cli_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
 @pytest.fixture(scope="session")
 def small_rwkv(tmp_path_factory) -> Path:
     """A random RWKV-6 checkpoint in the Hugging Face layout: 3 blocks, hidden 128 (2 heads of 64)."""

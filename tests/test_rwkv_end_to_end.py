@@ -1,11 +1,10 @@
 """RWKV layer variants through the real commands: make-checkpoint, `mteb run`, `rwkv-mteb sweep`, offline."""
 
 import json
-import subprocess
 
 import pytest
 
-from tests.conftest import bin_path, cli_env, result_files
+from tests.conftest import cli_env, result_files, run
 
 pytestmark = pytest.mark.usefixtures("registered")
 BASE = "RWKV/v6-Finch-1B6-HF"
@@ -14,25 +13,20 @@ BASE = "RWKV/v6-Finch-1B6-HF"
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("made") / "finch-tiny"
-    proc = subprocess.run(
-        [
-            bin_path("rwkv-mteb"),
-            "make-checkpoint",
-            "--arch",
-            "rwkv6",
-            "--layers",
-            "2",
-            "--hidden",
-            "128",
-            "--seed",
-            "0",
-            "--out",
-            str(out),
-        ],
+    proc = run(
+        "rwkv-mteb",
+        "make-checkpoint",
+        "--arch",
+        "rwkv6",
+        "--layers",
+        "2",
+        "--hidden",
+        "128",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
         env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert {"config.json", "model.safetensors", "rwkv_vocab_v20230424.txt"} <= {p.name for p in out.iterdir()}
@@ -45,6 +39,25 @@ def offline_env(tmp_path, shared_data, checkpoint):
         RWKV_MTEB_DATA_DIR=str(shared_data),
         RWKV_MTEB_MODEL_PATHS=f"{BASE}={checkpoint}",
         RWKV_MTEB_CACHE_DIR=str(tmp_path / "cache"),
+    )
+
+
+def mteb_run(model, out, env):
+    """`mteb run` of one model on MRPC validation, as a user types it."""
+    return run(
+        "mteb",
+        "run",
+        "-m",
+        model,
+        "-t",
+        "MRPCZeroShot",
+        "--eval-splits",
+        "validation",
+        "--output-folder",
+        str(out),
+        "-v",
+        "0",
+        env=env,
     )
 
 
@@ -69,25 +82,10 @@ def test_registered_names():
 
 
 def test_mteb_run_layer_variant_offline(tmp_path, shared_data, checkpoint):
-    proc = subprocess.run(
-        [
-            bin_path("mteb"),
-            "run",
-            "-m",
-            f"{BASE} (layer=1)",
-            "-t",
-            "MRPCZeroShot",
-            "--eval-splits",
-            "validation",
-            "--output-folder",
-            str(tmp_path / "out"),
-            "-v",
-            "0",
-        ],
-        env=offline_env(tmp_path, shared_data, checkpoint),
-        capture_output=True,
-        text=True,
-        timeout=900,
+    proc = mteb_run(
+        f"{BASE} (layer=1)",
+        tmp_path / "out",
+        offline_env(tmp_path, shared_data, checkpoint),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (result,) = result_files(tmp_path / "out", "MRPCZeroShot")
@@ -97,25 +95,10 @@ def test_mteb_run_layer_variant_offline(tmp_path, shared_data, checkpoint):
 
 
 def test_layer_the_checkpoint_lacks_is_one_line(tmp_path, shared_data, checkpoint):
-    proc = subprocess.run(
-        [
-            bin_path("mteb"),
-            "run",
-            "-m",
-            f"{BASE} (layer=7)",
-            "-t",
-            "MRPCZeroShot",
-            "--eval-splits",
-            "validation",
-            "--output-folder",
-            str(tmp_path / "out"),
-            "-v",
-            "0",
-        ],
-        env=offline_env(tmp_path, shared_data, checkpoint),
-        capture_output=True,
-        text=True,
-        timeout=900,
+    proc = mteb_run(
+        f"{BASE} (layer=7)",
+        tmp_path / "out",
+        offline_env(tmp_path, shared_data, checkpoint),
     )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "error: layer(s) [7] do not exist" in proc.stderr and "0..2" in proc.stderr
@@ -123,23 +106,18 @@ def test_layer_the_checkpoint_lacks_is_one_line(tmp_path, shared_data, checkpoin
 
 def test_sweep_writes_one_result_per_layer_and_fills_the_cache(tmp_path, shared_data, checkpoint):
     env = offline_env(tmp_path, shared_data, checkpoint)
-    proc = subprocess.run(
-        [
-            bin_path("rwkv-mteb"),
-            "sweep",
-            "-m",
-            BASE,
-            "-t",
-            "MRPCZeroShot",
-            "--eval-splits",
-            "validation",
-            "--output-folder",
-            str(tmp_path / "out"),
-        ],
+    proc = run(
+        "rwkv-mteb",
+        "sweep",
+        "-m",
+        BASE,
+        "-t",
+        "MRPCZeroShot",
+        "--eval-splits",
+        "validation",
+        "--output-folder",
+        str(tmp_path / "out"),
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = result_files(tmp_path / "out", "MRPCZeroShot")
@@ -147,26 +125,7 @@ def test_sweep_writes_one_result_per_layer_and_fills_the_cache(tmp_path, shared_
     caches = list((tmp_path / "cache" / "vectors").glob("*.sqlite"))
     assert len(caches) == 1
     # a plain `mteb run` of one layer afterwards gives the same number as the sweep (from the cache)
-    proc = subprocess.run(
-        [
-            bin_path("mteb"),
-            "run",
-            "-m",
-            f"{BASE} (layer=2)",
-            "-t",
-            "MRPCZeroShot",
-            "--eval-splits",
-            "validation",
-            "--output-folder",
-            str(tmp_path / "again"),
-            "-v",
-            "0",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = mteb_run(f"{BASE} (layer=2)", tmp_path / "again", env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (again,) = result_files(tmp_path / "again", "MRPCZeroShot")
     assert scores(again) == scores(results[2])
