@@ -115,7 +115,8 @@ def write_plots(board: dict[str, Any], out: Path) -> None:
                     xs, [e["ci95_bootstrap"][0] for e in points], [e["ci95_bootstrap"][1] for e in points], alpha=0.2
                 )
         for i, e in enumerate(sorted((e for e in entries if e["layer"] is None), key=lambda e: e["model"])):
-            ax.axhline(e["main_score"], linestyle="--", color=f"C{(i + 3) % 10}", label=e["model"])
+            style = ("--", ":", "-.")[i % 3]
+            ax.axhline(e["main_score"], linestyle=style, color=f"C{(i + 5) % 10}", linewidth=1.5, label=e["model"])
         ax.set(title=f"{task} / {split}", xlabel="layer (hidden state)", ylabel="Spearman")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
