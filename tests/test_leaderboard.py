@@ -3,11 +3,10 @@ deterministic, schema-valid, readable by MTEB, and honest about gaps."""
 
 import json
 import shutil
-import subprocess
 
 import pytest
 
-from tests.conftest import bin_path, cli_env
+from tests.conftest import cli_env, run
 
 pytestmark = pytest.mark.usefixtures("registered")
 
@@ -24,13 +23,7 @@ def results(tmp_path_factory, shared_data, small_rwkv):
         ["protocol", "-m", "stanfordnlp/glove.6B.50d", "-t", "MRPCZeroShot", "--eval-splits", "train", "validation"],
         ["sweep", "-m", "RWKV/v6-Finch-1B6-HF", "-t", "MRPCZeroShot", "--eval-splits", "train", "validation"],
     ):
-        proc = subprocess.run(
-            [bin_path("rwkv-mteb"), *cmd, "--output-folder", str(out)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        proc = run("rwkv-mteb", *cmd, "--output-folder", str(out), env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
@@ -112,12 +105,14 @@ def test_gaps_are_null_with_a_warning(results, tmp_path, data_env):
 
 
 def test_leaderboard_command(results, tmp_path, shared_data):
-    proc = subprocess.run(
-        [bin_path("rwkv-mteb"), "leaderboard", "--results", str(results), "--out", str(tmp_path / "lb")],
+    proc = run(
+        "rwkv-mteb",
+        "leaderboard",
+        "--results",
+        str(results),
+        "--out",
+        str(tmp_path / "lb"),
         env=cli_env(RWKV_MTEB_DATA_DIR=str(shared_data)),
-        capture_output=True,
-        text=True,
-        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     board = json.loads((tmp_path / "lb" / "leaderboard.json").read_text())

@@ -1,11 +1,10 @@
 """The profiling hook: consistent records, for every split, through the real commands, surviving interruption."""
 
 import json
-import subprocess
 
 import pytest
 
-from tests.conftest import bin_path, cli_env
+from tests.conftest import cli_env, run
 
 pytestmark = pytest.mark.usefixtures("registered")
 
@@ -22,27 +21,22 @@ def check_record(record):
 
 
 def test_mteb_run_writes_a_profile_for_every_split(tmp_path, shared_data):
-    proc = subprocess.run(
-        [
-            bin_path("mteb"),
-            "run",
-            "-m",
-            "stanfordnlp/glove.6B.50d",
-            "-t",
-            "MRPCZeroShot",
-            "--eval-splits",
-            "train_sample",
-            "validation",
-            "test",
-            "--output-folder",
-            str(tmp_path),
-            "-v",
-            "0",
-        ],
+    proc = run(
+        "mteb",
+        "run",
+        "-m",
+        "stanfordnlp/glove.6B.50d",
+        "-t",
+        "MRPCZeroShot",
+        "--eval-splits",
+        "train_sample",
+        "validation",
+        "test",
+        "--output-folder",
+        str(tmp_path),
+        "-v",
+        "0",
         env=cli_env(RWKV_MTEB_DATA_DIR=str(shared_data)),
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (path,) = tmp_path.rglob("profiles/MRPCZeroShot.json")
@@ -64,25 +58,20 @@ def test_mteb_run_writes_a_profile_for_every_split(tmp_path, shared_data):
 
 
 def test_rwkv_mteb_run_profiles_any_mteb_model(tmp_path, shared_data):
-    proc = subprocess.run(
-        [
-            bin_path("rwkv-mteb"),
-            "run",
-            "-m",
-            "mteb/baseline-random-encoder",
-            "-t",
-            "MRPCZeroShot",
-            "--eval-splits",
-            "validation",
-            "--output-folder",
-            str(tmp_path),
-            "-v",
-            "0",
-        ],
+    proc = run(
+        "rwkv-mteb",
+        "run",
+        "-m",
+        "mteb/baseline-random-encoder",
+        "-t",
+        "MRPCZeroShot",
+        "--eval-splits",
+        "validation",
+        "--output-folder",
+        str(tmp_path),
+        "-v",
+        "0",
         env=cli_env(RWKV_MTEB_DATA_DIR=str(shared_data)),
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (path,) = tmp_path.rglob("profiles/MRPCZeroShot.json")

@@ -1,11 +1,10 @@
 """Registration with MTEB: Python API, the real `mteb` command in a subprocess, and the autoload switch."""
 
 import json
-import subprocess
 
 import pytest
 
-from tests.conftest import bin_path, cli_env, result_files
+from tests.conftest import cli_env, result_files, run
 
 pytestmark = pytest.mark.usefixtures("registered")
 
@@ -68,23 +67,18 @@ def test_unknown_model_is_a_clear_error():
 def test_mteb_run_subprocess_writes_standard_results(tmp_path, shared_data):
     """The real `mteb run` command sees our task and model right after installation, with no extra step."""
     env = cli_env(RWKV_MTEB_DATA_DIR=str(shared_data))
-    proc = subprocess.run(
-        [
-            bin_path("mteb"),
-            "run",
-            "-m",
-            "stanfordnlp/glove.6B.50d",
-            "-t",
-            "MRPCZeroShot",
-            "--output-folder",
-            str(tmp_path),
-            "-v",
-            "0",
-        ],
+    proc = run(
+        "mteb",
+        "run",
+        "-m",
+        "stanfordnlp/glove.6B.50d",
+        "-t",
+        "MRPCZeroShot",
+        "--output-folder",
+        str(tmp_path),
+        "-v",
+        "0",
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     import mteb
@@ -98,13 +92,7 @@ def test_mteb_run_subprocess_writes_standard_results(tmp_path, shared_data):
 
 
 def test_available_tasks_lists_ours():
-    proc = subprocess.run(
-        [bin_path("mteb"), "available-tasks", "-t", "MRPCZeroShot", "STSBenchmarkZeroShot"],
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run("mteb", "available-tasks", "-t", "MRPCZeroShot", "STSBenchmarkZeroShot", env=cli_env())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "MRPCZeroShot" in proc.stdout and "STSBenchmarkZeroShot" in proc.stdout
 
@@ -114,37 +102,26 @@ def test_autoload_can_be_turned_off():
         "import mteb; from mteb.models.model_implementations import MODEL_REGISTRY; "
         "print('stanfordnlp/glove.6B.50d' in MODEL_REGISTRY)"
     )
-    on = subprocess.run([bin_path("python"), "-c", code], env=cli_env(), capture_output=True, text=True, timeout=300)
-    off = subprocess.run(
-        [bin_path("python"), "-c", code],
-        env=cli_env(RWKV_MTEB_AUTOLOAD="0"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    on = run("python", "-c", code, env=cli_env())
+    off = run("python", "-c", code, env=cli_env(RWKV_MTEB_AUTOLOAD="0"))
     assert on.stdout.strip() == "True", on.stderr[-2000:]
     assert off.stdout.strip() == "False", off.stderr[-2000:]
 
 
 def test_unavailable_model_is_one_line_not_a_traceback(tmp_path, shared_data):
     env = cli_env(RWKV_MTEB_DATA_DIR=str(shared_data), HF_HUB_OFFLINE="1")
-    proc = subprocess.run(
-        [
-            bin_path("mteb"),
-            "run",
-            "-m",
-            "princeton-nlp/sup-simcse-bert-base-uncased",
-            "-t",
-            "MRPCZeroShot",
-            "--output-folder",
-            str(tmp_path),
-            "-v",
-            "0",
-        ],
+    proc = run(
+        "mteb",
+        "run",
+        "-m",
+        "princeton-nlp/sup-simcse-bert-base-uncased",
+        "-t",
+        "MRPCZeroShot",
+        "--output-folder",
+        str(tmp_path),
+        "-v",
+        "0",
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
@@ -153,17 +130,9 @@ def test_unavailable_model_is_one_line_not_a_traceback(tmp_path, shared_data):
 
 
 def test_rwkv_mteb_command_offers_mteb_subcommands(tmp_path):
-    proc = subprocess.run(
-        [bin_path("rwkv-mteb"), "available-tasks", "-t", "MRPCZeroShot"],
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run("rwkv-mteb", "available-tasks", "-t", "MRPCZeroShot", env=cli_env())
     assert proc.returncode == 0 and "MRPCZeroShot" in proc.stdout, proc.stderr[-2000:]
-    proc = subprocess.run([bin_path("rwkv-mteb"), "models"], env=cli_env(), capture_output=True, text=True, timeout=300)
+    proc = run("rwkv-mteb", "models", env=cli_env())
     assert proc.returncode == 0 and "stanfordnlp/glove.6B.50d" in proc.stdout, proc.stderr[-2000:]
-    proc = subprocess.run(
-        [bin_path("rwkv-mteb"), "run", "--help"], env=cli_env(), capture_output=True, text=True, timeout=300
-    )
+    proc = run("rwkv-mteb", "run", "--help", env=cli_env())
     assert "--overwrite-strategy" in proc.stdout
