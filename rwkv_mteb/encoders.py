@@ -14,7 +14,7 @@ from sentence_transformers.base.modules import Dense, Transformer
 from sentence_transformers.sentence_transformer.modules import Pooling
 
 from rwkv_mteb.config import MODEL_PATHS_VAR
-from rwkv_mteb.errors import ModelUnavailableError
+from rwkv_mteb.errors import ModelUnavailableError, RwkvMtebError
 from rwkv_mteb.glove import build_glove_model, packaged_glove_50d, read_glove_text
 from rwkv_mteb.model_sources import MINILM, MPNET, local_path, require_hub
 
@@ -28,7 +28,9 @@ def _from_hub(name: str, build, hint: str = ""):  # type: ignore[no-untyped-def]
     require_hub(name, hint)
     try:
         return build()
-    except (OSError, ValueError) as exc:
+    except RwkvMtebError:
+        raise
+    except Exception as exc:  # connection, HTTP and file errors differ between hub client versions
         raise ModelUnavailableError(
             f"could not load {name!r} from the Hugging Face hub ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
             f"set {MODEL_PATHS_VAR}='{name}=/path/to/checkpoint' to use a local copy. {hint}".rstrip()

@@ -104,3 +104,18 @@ def test_glove_other_size_needs_a_file(monkeypatch):
     monkeypatch.delenv("RWKV_MTEB_MODEL_PATHS", raising=False)
     with pytest.raises(ModelUnavailableError, match=r"glove\.6B\.300d=/path/to/glove\.6B\.300d\.txt"):
         load_encoder("stanfordnlp/glove.6B.300d")
+
+
+def test_hub_failure_is_one_clear_error(monkeypatch):
+    """With the hub switched on but unreachable, whatever the hub client raises becomes one actionable line."""
+    from rwkv_mteb import encoders
+
+    def unreachable(*args, **kwargs):
+        raise RuntimeError("connect timeout")
+
+    monkeypatch.setattr(encoders, "SentenceTransformer", unreachable)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    with pytest.raises(ModelUnavailableError, match="connect timeout.*RWKV_MTEB_MODEL_PATHS"):
+        encoders.sentence_transformer("someone/some-model")
