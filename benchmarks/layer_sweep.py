@@ -8,20 +8,8 @@ import argparse
 from _common import best_of, mrpc_sentences, report
 from rwkv6_forward import build
 
+from rwkv_mteb.rwkv.backbones import NativeRwkv6
 from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
-
-
-class Backbone:
-    """The layer-wise encoder's backbone around an in-memory model (no checkpoint file needed)."""
-
-    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
-        from rwkv_mteb.rwkv.backbones import NativeRwkv6
-
-        self.inner = NativeRwkv6.__new__(NativeRwkv6)
-        self.inner.model, self.inner.device, self.inner.chunk_tokens = model, "cpu", 1024
-        self.inner.source = "in-memory"
-        self.inner.num_hidden_states = model.num_hidden_states
-        self.inner.hidden_size = model.config.hidden_size
 
 
 def main() -> None:
@@ -30,7 +18,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--sentences", type=int, default=128)
     args = parser.parse_args()
-    backbone = Backbone(build(args.blocks, args.hidden)).inner
+    backbone = NativeRwkv6.from_model(build(args.blocks, args.hidden))
     ids = WorldTokenizer()(sorted(mrpc_sentences(args.sentences), key=len))
     batches = [ids[i : i + 32] for i in range(0, len(ids), 32)]
     every = list(range(backbone.num_hidden_states))

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from rwkv_mteb.rwkv.checkpoint import VOCAB_FILE, CheckpointError, load_rwkv6, weight_files
+from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Model
 from rwkv_mteb.rwkv.pooling import PoolAccumulator
 from rwkv_mteb.rwkv.tokenizers import HFTokenizer, WorldTokenizer
 
@@ -64,6 +65,17 @@ class NativeRwkv6:
         self.tokenizer = WorldTokenizer(vocab if vocab.is_file() else None)
         self.num_hidden_states = self.model.num_hidden_states
         self.hidden_size = self.model.config.hidden_size
+
+    @classmethod
+    def from_model(cls, model: Rwkv6Model, device: str = "cpu", chunk_tokens: int = 1024) -> NativeRwkv6:
+        """A backbone around a model already in memory (benchmarks build random ones without a file)."""
+        backbone = cls.__new__(cls)
+        backbone.source, backbone.device, backbone.chunk_tokens = Path("in-memory"), device, chunk_tokens
+        backbone.dtype = str(model.rwkv.embeddings.weight.dtype).removeprefix("torch.")
+        backbone.model, backbone.tokenizer = model, WorldTokenizer()
+        backbone.num_hidden_states = model.num_hidden_states
+        backbone.hidden_size = model.config.hidden_size
+        return backbone
 
     def fingerprint(self) -> str:
         parts = [self.family, self.dtype, json.dumps(self.model.config.to_hf_dict(), sort_keys=True)]
