@@ -25,7 +25,6 @@ def register() -> None:
 
 def load_encoder(name: str, **kwargs: Any) -> SentenceTransformer:
     """The ``SentenceTransformer`` behind any model name this project registers."""
-    register()  # before importing model_metas, which imports mteb
-    from rwkv_mteb.model_metas import load_encoder as _load_encoder
+    from rwkv_mteb.registry import load_encoder as _load_encoder
 
     return _load_encoder(name, **kwargs)

@@ -11,33 +11,26 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import sys
-import warnings
 from types import ModuleType
 
 from rwkv_mteb.config import autoload_enabled
 
 
-def _importing_our_modules() -> bool:
-    """True while one of our modules is mid-import: it imported mteb itself and registers explicitly."""
-    return any(
-        name.startswith("rwkv_mteb.") and getattr(getattr(module, "__spec__", None), "_initializing", False)
-        for name, module in list(sys.modules.items())
-    )
-
-
 def _after_mteb_loaded() -> None:
     _install_excepthook()
-    if _importing_our_modules():
-        return
     try:
+        from rwkv_mteb.seams import our_module_is_initializing
+
+        if our_module_is_initializing():  # that module imported mteb itself and registers explicitly
+            return
         import rwkv_mteb
 
         rwkv_mteb.register()
-    except Exception as exc:  # never break `import mteb` for everyone because of us
-        warnings.warn(
-            f"rwkv-mteb could not register with mteb ({type(exc).__name__}: {exc}); "
-            "set RWKV_MTEB_AUTOLOAD=0 to silence this, or call rwkv_mteb.register() to see the traceback",
-            stacklevel=2,
+    except Exception as exc:  # never break `import mteb` for everyone because of us; say so in one line
+        print(
+            f"rwkv-mteb: could not register with mteb ({type(exc).__name__}: {exc}); set RWKV_MTEB_AUTOLOAD=0 to "
+            "silence this, or call rwkv_mteb.register() to see the traceback",
+            file=sys.stderr,
         )
 
 

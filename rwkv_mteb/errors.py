@@ -15,3 +15,11 @@ class DataError(RwkvMtebError):
 
 class ModelUnavailableError(RwkvMtebError):
     """The weights of a model can be found neither locally nor on the hub."""
+
+
+class CorruptFileError(RwkvMtebError):
+    """A file the project reads (result, profile, model meta, provenance log, diagnostics, ...) cannot be parsed."""
+
+
+class PublishError(RwkvMtebError):
+    """The leaderboard refuses to publish (nothing to publish, or a results folder that does not exist)."""

@@ -15,7 +15,9 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from rwkv_mteb import stats
-from rwkv_mteb.profiling import atomic_write_json
+from rwkv_mteb.errors import PublishError
+from rwkv_mteb.files import COMMANDS_LOG, atomic_write_json, profile_path, read_json, read_jsonl
 
 logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -42,6 +45,7 @@ class Run:
     result: dict[str, Any]
     meta: dict[str, Any]
     profile: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> record
+    commands: dict[str, str] = field(default_factory=dict)  # split -> the command that produced it
 
 
 def _round(value: Any) -> Any:
@@ -59,32 +63,48 @@ def _results_root(folder: Path) -> Path:
 
 
 def collect_runs(folders: list[Path], warnings: list[str]) -> list[Run]:
+    """Every MTEB result file under the folders. A folder that does not exist, or results that hold no run at
+    all, stop the build (nothing is published); a corrupt result file is named in a warning and skipped; a
+    corrupt side file (model meta, profile) stops the build with its name and the fix."""
     runs = []
     for folder in folders:
         if not folder.is_dir():
-            warnings.append(f"results folder {folder} does not exist; skipped")
-            continue
+            raise PublishError(
+                f"results folder {folder} does not exist; pass the --output-folder of a run (nothing was written)"
+            )
         for path in sorted(_results_root(folder).glob("*/*/*.json")):
             if path.name == "model_meta.json":
                 continue
             try:
-                result = json.loads(path.read_text())
+                result = json.loads(path.read_text(encoding="utf-8"))
                 task = result["task_name"]
                 result["scores"].items()
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
                 warnings.append(f"corrupt result file {path} ({type(exc).__name__}: {exc}); skipped")
                 continue
             meta_path = path.parent / "model_meta.json"
-            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+            rerun = "rerun the command that wrote it, or delete the folder"
+            meta = read_json(meta_path, "model meta", rerun) if meta_path.is_file() else {}
             name = meta.get("name") or path.parent.parent.name.replace("__", "/")
             revision = meta.get("revision") or path.parent.name
             run = Run(name, revision, task, path, result, meta)
-            profile_path = path.parent / "profiles" / path.name
-            if profile_path.is_file():
-                run.profile = {r["split"]: r for r in json.loads(profile_path.read_text()).get("records", [])}
+            profile_file = profile_path(path)
+            if profile_file.is_file():
+                records = read_json(profile_file, "profile", f"delete it (cost columns become null) or {rerun}")
+                run.profile = {r["split"]: r for r in records.get("records", [])}
             else:
                 warnings.append(f"{name} on {task}: no profile beside {path}; cost columns are null")
+            commands = path.parent / COMMANDS_LOG
+            if commands.is_file():
+                for record in read_jsonl(commands, "commands log", f"fix or delete the line, or {rerun}"):
+                    if record.get("task") == task:
+                        run.commands[record.get("split")] = record.get("command")
             runs.append(run)
+    if not runs:
+        raise PublishError(
+            f"no MTEB result files under {', '.join(map(str, folders))} (expected <folder>/results/<model>/"
+            "<revision>/<task>.json); nothing was written"
+        )
     return runs
 
 
@@ -112,7 +132,7 @@ def collect_diagnostics(folders: list[Path]) -> list[dict[str, Any]]:
     found = []
     for folder in folders:
         for path in sorted((folder / "diagnostics").glob("*.json")) if (folder / "diagnostics").is_dir() else []:
-            found.append(json.loads(path.read_text()))
+            found.append(read_json(path, "sweep diagnostics", "delete it or rerun the sweep that wrote it"))
     return sorted(found, key=lambda d: (d["model"], d["pooling"]))
 
 
@@ -133,49 +153,35 @@ def gold_scores(task: str, warnings: list[str]) -> dict[str, np.ndarray] | None:
         return None
 
 
-def describe_model(name: str) -> dict[str, Any]:
-    """family, base model, layer, pooling and parameters of a model name."""
-    from rwkv_mteb.rwkv.metas import BY_NAME, parse_name
+def describe_model(name: str, saved_meta: dict[str, Any]) -> dict[str, Any]:
+    """family, base model, layer, pooling and parameters, from the model's declaration (``loader_kwargs`` of
+    the saved ``model_meta.json``, else of the registered meta): no name parsing."""
+    import mteb
 
-    base, args = parse_name(name)
-    lm = BY_NAME.get(base)
-    if lm is not None:
-        family = "rwkv6" if lm.family == "rwkv6" else ("rwkv4" if "rwkv-4" in base else base.split("/")[-1])
-    elif base.startswith("stanfordnlp/glove"):
-        family = "glove"
-    elif base.startswith("princeton-nlp/"):
-        family = "simcse"
-    elif base.startswith("sentence-transformers/"):
-        family = "sbert"
-    else:
-        family = "other"
-    n_parameters = None
     try:
-        import mteb
-
-        n_parameters = mteb.get_model_meta(name).n_parameters
+        registered = mteb.get_model_meta(name)
     except Exception:
-        n_parameters = None
+        registered = None
+    kwargs = saved_meta.get("loader_kwargs") or (registered.loader_kwargs if registered is not None else {}) or {}
+    builder = kwargs.get("builder")
+    base = kwargs.get("base") or name
+    if builder == "layerwise":
+        family = kwargs.get("family")
+        if family == "transformers":
+            family = "rwkv4" if "rwkv-4" in base else base.split("/")[-1]
+    else:
+        family = {"glove": "glove", "simcse": "simcse", "sbert": "sbert"}.get(builder or "", "other")
+        if family == "other" and name.startswith("sentence-transformers/"):
+            family = "sbert"
+    layers = kwargs.get("layers") or []
+    n_parameters = saved_meta.get("n_parameters", registered.n_parameters if registered is not None else None)
     return {
         "family": family,
         "base_model": base,
-        "layer": int(args["layer"]) if "layer" in args else None,
-        "pooling": args.get("pooling", "mean" if "layer" in args else None),
+        "layer": layers[0] if builder == "layerwise" and len(layers) == 1 else None,
+        "pooling": kwargs.get("pooling") if builder == "layerwise" else None,
         "parameters": n_parameters,
     }
-
-
-def _commands(folders: list[Path]) -> dict[str, str]:
-    """model -> the command that produced its results (``commands.jsonl`` written by protocol/sweep)."""
-    out = {}
-    for folder in folders:
-        path = folder / "commands.jsonl"
-        if path.is_file():
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    record = json.loads(line)
-                    out[record["model"]] = record["command"]
-    return out
 
 
 COST_FIELDS = (
@@ -195,7 +201,6 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
     warnings: list[str] = []
     runs = collect_runs(folders, warnings)
     predictions = collect_predictions(folders)
-    commands = _commands(folders)
     golds: dict[str, dict[str, np.ndarray] | None] = {}
     entries = []
     for run in runs:
@@ -211,7 +216,7 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
             entry: dict[str, Any] = {
                 "model": run.model,
                 "revision": run.revision,
-                **describe_model(run.model),
+                **describe_model(run.model, run.meta),
                 "task": run.task,
                 "split": split,
                 "main_score": row.get("main_score"),
@@ -229,7 +234,7 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
                     else None,
                     "result_file": f"results/{run.result_path.parent.parent.name}/{run.result_path.parent.name}/"
                     f"{run.result_path.name}",
-                    "command": commands.get(run.model),
+                    "command": run.commands.get(split),
                 },
             }
             if run.profile and split not in run.profile:
@@ -343,26 +348,48 @@ def schema() -> dict[str, Any]:
     return json.loads(resources.files("rwkv_mteb").joinpath("leaderboard.schema.json").read_text())
 
 
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace ``out`` by ``staging`` as one set: readers see the old board or the new one, never a mix."""
+    if out.exists():
+        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.replace(retired)
+        staging.replace(out)
+        shutil.rmtree(retired)
+    else:
+        staging.replace(out)
+
+
 def publish(folders: list[Path], out: Path, command: list[str]) -> dict[str, Any]:
+    """Build the board in a staging folder beside ``out`` and swap it in only when every file is written: bad
+    input (a missing or empty results folder, a corrupt side file) leaves the published board untouched."""
     import jsonschema
 
     board, runs = build(folders, command)
     jsonschema.validate(board, schema())
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    try:
+        _write_board(board, runs, staging)
+        _swap_in(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return board
+
+
+def _write_board(board: dict[str, Any], runs: list[Run], out: Path) -> None:
     target = out / "results"
     for run in runs:  # MTEB's own layout, so mteb.ResultCache(out) reads the board's sources
         dest = target / run.result_path.parent.parent.name / run.result_path.parent.name
         dest.mkdir(parents=True, exist_ok=True)
-        if run.result_path.resolve() != (dest / run.result_path.name).resolve():
-            shutil.copyfile(run.result_path, dest / run.result_path.name)
-            for extra in ("model_meta.json", f"profiles/{run.result_path.name}"):
-                if (run.result_path.parent / extra).is_file():
-                    (dest / extra).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(run.result_path.parent / extra, dest / extra)
+        shutil.copyfile(run.result_path, dest / run.result_path.name)
+        for extra in ("model_meta.json", COMMANDS_LOG, f"profiles/{run.result_path.name}"):
+            if (run.result_path.parent / extra).is_file():
+                (dest / extra).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(run.result_path.parent / extra, dest / extra)
     atomic_write_json(out / "leaderboard.schema.json", schema())
     atomic_write_json(out / "leaderboard.json", board)
     from rwkv_mteb.leaderboard_report import write_plots, write_readme
 
     write_readme(board, out / "README.md")
     write_plots(board, out)
-    return board

@@ -1,20 +1,20 @@
-"""``ModelMeta`` declarations for the models rwkv-mteb serves, and the loaders MTEB calls for them."""
+"""``ModelMeta`` declarations of every model rwkv-mteb serves, in MTEB's own convention: a module-level
+``ModelMeta`` per name whose ``loader`` is :func:`rwkv_mteb.loaders.mteb_loader` and whose ``loader_kwargs``
+say what to build (``builder``) and every variant axis (``layers``, ``pooling``, ``dim``). Nothing heavy is
+imported here: the loader imports torch and sentence-transformers when a model is actually loaded.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mteb.models.model_meta import ModelMeta, ScoringFunction
-from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
-from sentence_transformers import SentenceTransformer
 
-from rwkv_mteb import encoders
-from rwkv_mteb.errors import ModelUnavailableError
+from rwkv_mteb.loaders import mteb_loader
 from rwkv_mteb.model_sources import MINILM, MPNET
 
-Builder = Callable[[str, str | None, str | None], SentenceTransformer]
+POOLINGS = ("mean", "max", "last", "first_last")
 
 GLOVE_CITATION = """@inproceedings{pennington-etal-2014-glove,
   title = {{G}lo{V}e: Global Vectors for Word Representation},
@@ -32,44 +32,12 @@ SIMCSE_CITATION = """@inproceedings{gao-etal-2021-simcse,
   pages = {6894--6910},
 }"""
 
-# name -> the function that builds its SentenceTransformer; filled below and by the RWKV module
-BUILDERS: dict[str, Builder] = {}
-
-
-def load_encoder(
-    name: str, revision: str | None = None, device: str | int | None = None, **options: Any
-) -> SentenceTransformer:
-    """The ``SentenceTransformer`` behind a registered model name (RWKV, GloVe, SBERT, SimCSE).
-
-    ``options`` go to the builder: for a language model, ``layers``, ``pooling``, ``combine``, ``dtype``,
-    ``cache`` (e.g. ``load_encoder("RWKV/v6-Finch-1B6-HF", layers=[1, 3], combine="concat")``).
-    """
-    from rwkv_mteb.registry import register
-
-    register()
-    if name not in BUILDERS:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(BUILDERS), n=3)
-        hint = f" Did you mean {close}?" if close else ""
-        raise ModelUnavailableError(
-            f"unknown model {name!r}: rwkv-mteb serves {len(BUILDERS)} model names "
-            f"(list them with `rwkv-mteb models`).{hint}"
-        )
-    return BUILDERS[name](name, revision, encoders.torch_device(device), **options)
-
-
-def mteb_loader(
-    name: str, revision: str | None = None, device: str | int | None = None, **kwargs: Any
-) -> SentenceTransformerEncoderWrapper:
-    """The loader MTEB calls (``ModelMeta.loader``): our SentenceTransformer, in MTEB's standard wrapper, with
-    the profiling hook attached."""
-    from rwkv_mteb.profiling import profile
-
-    start = time.perf_counter()
-    model = load_encoder(name, revision, device)
-    wrapper = SentenceTransformerEncoderWrapper(model, revision=revision, device=encoders.torch_device(device))
-    return profile(wrapper, load_seconds=time.perf_counter() - start)
+RWKV_CITATION = """@inproceedings{peng-etal-2024-eagle,
+  title = {Eagle and Finch: {RWKV} with Matrix-Valued States and Dynamic Recurrence},
+  author = {Peng, Bo and Goldstein, Daniel and Anthony, Quentin and others},
+  booktitle = {First Conference on Language Modeling},
+  year = {2024},
+}"""
 
 
 def _meta(name: str, **fields: Any) -> ModelMeta:
@@ -94,64 +62,147 @@ def _meta(name: str, **fields: Any) -> ModelMeta:
     return ModelMeta(name=name, **{**defaults, **fields})
 
 
-def glove_metas() -> list[ModelMeta]:
-    metas = []
-    for dim in encoders.GLOVE_DIMS:
-        name = encoders.glove_name(dim)
-        BUILDERS[name] = encoders.glove
-        metas.append(
-            _meta(
-                name,
-                revision="6B",
-                release_date="2014-08-27",
-                n_parameters=400_000 * dim,
-                n_embedding_parameters=400_000 * dim,
-                memory_usage_mb=round(400_001 * dim * 4 / 2**20, 1),
-                max_tokens=float("inf"),
-                embed_dim=dim,
-                license="https://opendatacommons.org/licenses/pddl/1-0/",
-                reference="https://nlp.stanford.edu/projects/glove/",
-                public_training_code="https://github.com/stanfordnlp/GloVe",
-                public_training_data="https://catalog.ldc.upenn.edu/LDC2011T07",
-                citation=GLOVE_CITATION,
-            )
-        )
-    return metas
+# ------------------------------------------------------------------------------------------ GloVe
+
+GLOVE_DIMS = (50, 100, 200, 300)
 
 
-def simcse_metas() -> list[ModelMeta]:
-    metas = []
-    for name in encoders.SIMCSE_POOLERS:
-        BUILDERS[name] = encoders.simcse
-        metas.append(
-            _meta(
-                name,
-                release_date="2021-05-10",
-                n_parameters=109_482_240,
-                memory_usage_mb=418,
-                max_tokens=512,
-                embed_dim=768,
-                license="mit",
-                reference=f"https://huggingface.co/{name}",
-                framework=["Sentence Transformers", "PyTorch", "Transformers"],
-                public_training_code="https://github.com/princeton-nlp/SimCSE",
-                public_training_data="https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse",
-                adapted_from="google-bert/bert-base-uncased",
-                citation=SIMCSE_CITATION,
-            )
-        )
-    return metas
+def glove_name(dim: int) -> str:
+    return f"stanfordnlp/glove.6B.{dim}d"
 
 
-def sbert_overrides(existing: dict[str, ModelMeta], names: list[str]) -> list[ModelMeta]:
-    """MTEB's own metas for these models, with a loader that finds local or packaged weights before the hub."""
+GLOVE_METAS = [
+    _meta(
+        glove_name(dim),
+        loader_kwargs={"builder": "glove"},
+        revision="6B",
+        release_date="2014-08-27",
+        n_parameters=400_000 * dim,
+        n_embedding_parameters=400_000 * dim,
+        memory_usage_mb=round(400_001 * dim * 4 / 2**20, 1),
+        max_tokens=float("inf"),
+        embed_dim=dim,
+        license="https://opendatacommons.org/licenses/pddl/1-0/",
+        reference="https://nlp.stanford.edu/projects/glove/",
+        public_training_code="https://github.com/stanfordnlp/GloVe",
+        public_training_data="https://catalog.ldc.upenn.edu/LDC2011T07",
+        citation=GLOVE_CITATION,
+    )
+    for dim in GLOVE_DIMS
+]
+
+# ------------------------------------------------------------------------------------------ SimCSE
+
+# SimCSE's own evaluation pooling: `cls` (through BERT's pooler) for supervised, the raw [CLS] state otherwise
+SIMCSE_POOLERS = {
+    "princeton-nlp/sup-simcse-bert-base-uncased": "cls",
+    "princeton-nlp/unsup-simcse-bert-base-uncased": "cls_before_pooler",
+}
+
+SIMCSE_METAS = [
+    _meta(
+        name,
+        loader_kwargs={"builder": "simcse", "pooler": pooler},
+        release_date="2021-05-10",
+        n_parameters=109_482_240,
+        memory_usage_mb=418,
+        max_tokens=512,
+        embed_dim=768,
+        license="mit",
+        reference=f"https://huggingface.co/{name}",
+        framework=["Sentence Transformers", "PyTorch", "Transformers"],
+        public_training_code="https://github.com/princeton-nlp/SimCSE",
+        public_training_data="https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse",
+        adapted_from="google-bert/bert-base-uncased",
+        citation=SIMCSE_CITATION,
+    )
+    for name, pooler in SIMCSE_POOLERS.items()
+]
+
+# ------------------------------------------------------------------------------------------ SBERT
+
+DEFAULT_SBERT = (MINILM, MPNET)
+
+
+def sbert_metas(registry: dict[str, ModelMeta], names: list[str]) -> list[ModelMeta]:
+    """MTEB's own metas of these sentence-transformers models, with our loader, which finds user-mapped or
+    packaged weights before the hub. The revision stays MTEB's, so result folders are the standard ones."""
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+
     out = []
     for name in names:
-        meta = existing.get(name)
+        meta = registry.get(name)
         if meta is not None and meta.loader is SentenceTransformerEncoderWrapper and not meta.loader_kwargs:
-            BUILDERS[name] = encoders.sentence_transformer
-            out.append(meta.model_copy(update={"loader": mteb_loader}))
+            out.append(meta.model_copy(update={"loader": mteb_loader, "loader_kwargs": {"builder": "sbert"}}))
     return out
 
 
-DEFAULT_SBERT = [MINILM, MPNET]
+# ------------------------------------------------------------------------------------------ language models
+
+
+@dataclass(frozen=True)
+class LanguageModel:
+    name: str
+    family: str  # "rwkv6" (our model code) or "transformers"
+    hidden_states: int  # entries in the reference layout
+    width: int
+    n_parameters: int
+    license: str
+    release_date: str
+    max_tokens: float
+    citation: str | None = None
+
+
+INF = float("inf")
+LANGUAGE_MODELS = [
+    LanguageModel(
+        "RWKV/v6-Finch-1B6-HF", "rwkv6", 25, 2048, 1_600_000_000, "apache-2.0", "2024-05-01", INF, RWKV_CITATION
+    ),
+    LanguageModel(
+        "RWKV/v6-Finch-3B-HF", "rwkv6", 33, 2560, 3_100_000_000, "apache-2.0", "2024-05-01", INF, RWKV_CITATION
+    ),
+    LanguageModel(
+        "RWKV/v6-Finch-7B-HF", "rwkv6", 33, 4096, 7_600_000_000, "apache-2.0", "2024-05-01", INF, RWKV_CITATION
+    ),
+    LanguageModel("RWKV/rwkv-4-169m-pile", "transformers", 13, 768, 169_000_000, "apache-2.0", "2023-05-01", INF),
+    LanguageModel("RWKV/rwkv-4-430m-pile", "transformers", 25, 1024, 430_000_000, "apache-2.0", "2023-05-01", INF),
+    LanguageModel("openai-community/gpt2", "transformers", 13, 768, 124_000_000, "mit", "2019-02-14", 1024),
+    LanguageModel("EleutherAI/pythia-160m", "transformers", 13, 768, 162_000_000, "apache-2.0", "2023-02-13", 2048),
+    LanguageModel("state-spaces/mamba-130m-hf", "transformers", 25, 768, 129_000_000, "apache-2.0", "2024-03-06", INF),
+]
+LANGUAGE_MODELS_BY_NAME = {lm.name: lm for lm in LANGUAGE_MODELS}
+
+
+def variant_name(base: str, layer: int, pooling: str = "mean") -> str:
+    """MTEB's variant naming: ``"<hub id> (layer=K)"`` for mean pooling, ``"... (layer=K, pooling=P)"``."""
+    return f"{base} (layer={layer})" if pooling == "mean" else f"{base} (layer={layer}, pooling={pooling})"
+
+
+def layerwise_kwargs(lm: LanguageModel, layers: list[int] | None = None, pooling: str = "mean") -> dict[str, Any]:
+    return {"builder": "layerwise", "base": lm.name, "family": lm.family, "layers": layers, "pooling": pooling}
+
+
+def layerwise_meta(lm: LanguageModel, layer: int, pooling: str) -> ModelMeta:
+    return _meta(
+        variant_name(lm.name, layer, pooling),
+        loader_kwargs=layerwise_kwargs(lm, [layer], pooling),
+        release_date=lm.release_date,
+        n_parameters=lm.n_parameters,
+        max_tokens=lm.max_tokens,
+        embed_dim=lm.width,
+        license=lm.license,
+        framework=["PyTorch", "Sentence Transformers"],
+        reference=f"https://huggingface.co/{lm.name}",
+        adapted_from=lm.name,
+        citation=lm.citation,
+    )
+
+
+LAYERWISE_METAS = [
+    layerwise_meta(lm, layer, pooling)
+    for lm in LANGUAGE_MODELS
+    for layer in range(lm.hidden_states)
+    for pooling in POOLINGS
+]
+
+OWN_METAS = [*GLOVE_METAS, *SIMCSE_METAS, *LAYERWISE_METAS]

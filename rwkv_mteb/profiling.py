@@ -14,6 +14,7 @@ interrupted run keeps the profiles of the splits it finished. Schema: README, "P
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -22,6 +23,11 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from rwkv_mteb.errors import CorruptFileError
+from rwkv_mteb.files import atomic_write_json, atomic_write_text, log_commands, profile_path, read_json
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 PAIR_TASK_TYPES = {"STS", "PairClassification"}
@@ -160,6 +166,11 @@ class Profiler:
         meta = getattr(self.model, "mteb_model_meta", None)
         return meta.name if meta is not None else None
 
+    @property
+    def model_revision(self) -> str | None:
+        meta = getattr(self.model, "mteb_model_meta", None)
+        return meta.revision if meta is not None else None
+
     def _device_dtype(self) -> tuple[str | None, str | None]:
         st = self._st
         if st is None:
@@ -269,29 +280,29 @@ def profile(model: Any, load_seconds: float | None = None) -> Any:
     return model
 
 
-def profile_path(result_path: Path) -> Path:
-    return result_path.parent / "profiles" / result_path.name
-
-
-def write_profiles(result_path: Path, task_name: str, model_name: str | None) -> Path | None:
-    """Merge this run's records for ``task_name`` into the task's profile file (atomic replace)."""
-    records = [
+def _records_for(task_name: str, model_name: str | None, revision: str | None) -> list[dict[str, Any]]:
+    return [
         dict(record)
         for profiler in list(_active)
-        if profiler.model_name == model_name
+        if profiler.model_name == model_name and (revision is None or profiler.model_revision in (None, revision))
         for key, record in profiler.records.items()
         if key[0] == task_name and record["encode_calls"] > 0
     ]
-    if not records:
-        return None
+
+
+def write_profiles(result_path: Path, records: list[dict[str, Any]], model_name: str | None, task_name: str) -> Path:
+    """Merge this run's records into the task's profile file (atomic replace). A corrupt profile file is moved
+    aside (named in a warning), never silently overwritten."""
     path = profile_path(result_path)
     existing: dict[str, Any] = {}
     if path.is_file():
         try:
-            existing = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            existing = {}
-    merged = {(r["split"], r["subset"]): r for r in existing.get("records", [])}
+            existing = read_json(path, "profile", "it was moved aside")
+        except CorruptFileError as exc:
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+            path.replace(aside)
+            logger.warning("%s (to %s); a new profile is written", exc, aside)
+    merged = {(r["split"], r["subset"]): r for r in existing.get("records", []) if isinstance(r, dict)}
     merged.update({(r["split"], r["subset"]): r for r in records})
     payload = {
         "schema_version": SCHEMA_VERSION,
@@ -303,29 +314,30 @@ def write_profiles(result_path: Path, task_name: str, model_name: str | None) ->
     return path
 
 
-def atomic_write_json(path: Path, payload: Any) -> None:
-    """Write to a temporary file in the same folder, then rename over the target: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
-def install_result_cache_hook() -> None:
-    """After MTEB saves a task result, save the profile of the same task beside it."""
-    from mteb.cache import ResultCache
-
-    original = ResultCache.save_to_cache
-    if getattr(original, "_rwkv_mteb", False):
+def _stable_model_meta(folder: Path) -> None:
+    """MTEB writes ``training_datasets`` from a set, in an order that changes between runs: sort it."""
+    path = folder / "model_meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return
+    if isinstance(meta.get("training_datasets"), list):
+        ordered = sorted(meta["training_datasets"], key=str)
+        if ordered != meta["training_datasets"]:
+            meta["training_datasets"] = ordered
+            atomic_write_text(path, json.dumps(meta, indent=4, default=str))
 
-    def save_to_cache(self, task_result, model_name, model_revision=None, **kwargs):  # type: ignore[no-untyped-def]
-        original(self, task_result, model_name, model_revision, **kwargs)
-        path = self.get_task_result_path(
-            model_name=model_name, model_revision=model_revision, task_name=task_result.task_name
-        )
-        name = model_name if isinstance(model_name, str) else model_name.name
-        write_profiles(path, task_result.task_name, name)
 
-    save_to_cache._rwkv_mteb = True  # type: ignore[attr-defined]
-    ResultCache.save_to_cache = save_to_cache
+def after_result_saved(result_path: Path, task_result: Any, model: Any) -> None:
+    """Runs each time MTEB saves a task result: the profiles of the splits this process encoded, and the
+    command that produced them, go beside the result file."""
+    name = model if isinstance(model, str) else getattr(model, "name", None)
+    revision = None if isinstance(model, str) else getattr(model, "revision", None)
+    task_name = task_result.task_name
+    records = _records_for(task_name, name, revision)
+    _stable_model_meta(result_path.parent)
+    if not records:
+        return
+    write_profiles(result_path, records, name, task_name)
+    splits = sorted({r["split"] for r in records} & set(task_result.scores))
+    log_commands(result_path, name or "?", revision, task_name, splits)

@@ -1,60 +1,89 @@
-"""Adds rwkv-mteb's tasks and models to MTEB's registries.
+"""Registers rwkv-mteb's tasks and models with MTEB, each on its own.
 
-MTEB 2.x keeps tasks in ``mteb.get_tasks._TASKS_REGISTRY``/``TASK_LIST`` and models in
-``mteb.models.model_implementations.MODEL_REGISTRY``; ``mteb.get_task``, ``get_tasks``, ``get_model`` and the
-CLI read them at call time, so adding entries is all registration takes. This touches mteb internals, which is
-why ``pyproject.toml`` pins mteb's minor version.
+A broken item (a malformed user task file, a bad ``RWKV_MTEB_MODEL_PATHS`` entry) is reported in one line on
+standard error and skipped; everything else still registers. The registries themselves are MTEB internals,
+reached only through :mod:`rwkv_mteb.seams`.
 """
 
 from __future__ import annotations
 
-import importlib
+import difflib
+import logging
+import sys
 import threading
+from typing import TYPE_CHECKING, Any
 
-from rwkv_mteb.config import model_paths
-from rwkv_mteb.errors import TaskDefinitionError
+from rwkv_mteb.config import MODEL_PATHS_VAR, model_paths
+from rwkv_mteb.errors import ModelUnavailableError, RwkvMtebError
 
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
 _lock = threading.RLock()
-_registered_tasks: dict[str, type] = {}
-_state = {"done": False, "running": False}
+_state: dict[str, Any] = {"done": False, "running": False}
+problems: list[str] = []  # what could not be registered, one line each
+
+
+def _report(problem: str) -> None:
+    problems.append(problem)
+    print(f"rwkv-mteb: {problem}", file=sys.stderr)
 
 
 def _register_tasks() -> None:
-    # `mteb.get_tasks` the attribute is the function; the module is only reachable through importlib
-    get_tasks_module = importlib.import_module("mteb.get_tasks")
+    from rwkv_mteb import seams
     from rwkv_mteb.task_factory import make_task_class
-    from rwkv_mteb.task_spec import load_task_specs
+    from rwkv_mteb.task_spec import parse_task_file, task_files
 
-    registry = get_tasks_module._TASKS_REGISTRY
-    new = []
-    for spec in load_task_specs():
-        existing = registry.get(spec.name)
-        if existing is not None and existing is not _registered_tasks.get(spec.name):
-            raise TaskDefinitionError(
-                f"{spec.path}: task name {spec.name!r} is already an MTEB task; choose another name"
-            )
-        if existing is None:
-            cls = make_task_class(spec)
-            registry[spec.name] = cls
-            _registered_tasks[spec.name] = cls
-            new.append(cls)
-    get_tasks_module.TASK_LIST = (*get_tasks_module.TASK_LIST, *new)
+    try:
+        files = task_files()
+    except RwkvMtebError as exc:
+        _report(f"skipped user tasks: {exc}")
+        files = task_files(include_user=False)
+    seen: dict[str, str] = {}
+    for path in files:
+        try:
+            spec = parse_task_file(path)
+            if spec.name in seen:
+                raise RwkvMtebError(f"task name {spec.name!r} is already defined by {seen[spec.name]}; rename one")
+            if seams.registered_task(spec.name) is not None:
+                raise RwkvMtebError(f"task name {spec.name!r} is already an MTEB task; choose another name")
+            seams.add_task(make_task_class(spec))
+            seen[spec.name] = str(path)
+        except Exception as exc:  # one bad file must not hide the others
+            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            _report(f"skipped task file ({type(exc).__name__}): {message}")
 
 
 def _register_models() -> None:
-    from mteb.models.model_implementations import MODEL_REGISTRY
+    from rwkv_mteb import model_metas, seams
 
+    for meta in model_metas.OWN_METAS:
+        seams.add_model(meta)
+    names = list(model_metas.DEFAULT_SBERT)
+    try:
+        mapped = list(model_paths())
+    except RwkvMtebError as exc:
+        _report(f"ignored {MODEL_PATHS_VAR}: {exc}")
+        mapped = []
+    registry = seams.model_registry()
+    names += [
+        n for n in mapped if n in registry and n not in names and registry[n].loader is not model_metas.mteb_loader
+    ]
+    for meta in model_metas.sbert_metas(registry, names):
+        seams.add_model(meta)
+
+
+def our_model_names() -> list[str]:
     from rwkv_mteb import model_metas
-    from rwkv_mteb.rwkv.metas import rwkv_metas
 
-    metas = [*model_metas.glove_metas(), *model_metas.simcse_metas()]
-    # MTEB's own sentence-transformers models: ours find packaged or user-mapped weights before the hub
-    st_names = list(model_metas.DEFAULT_SBERT)
-    st_names += [n for n in model_paths() if n in MODEL_REGISTRY and n not in model_metas.BUILDERS]
-    metas += model_metas.sbert_overrides(MODEL_REGISTRY, st_names)
-    metas += rwkv_metas()
-    for meta in metas:
-        MODEL_REGISTRY[meta.name] = meta
+    return [m.name for m in model_metas.OWN_METAS] + [lm.name for lm in model_metas.LANGUAGE_MODELS]
+
+
+def _after_save(result_path, task_result, model) -> None:  # type: ignore[no-untyped-def]
+    from rwkv_mteb.profiling import after_result_saved
+
+    after_result_saved(result_path, task_result, model)
 
 
 def register() -> None:
@@ -64,12 +93,41 @@ def register() -> None:
             return
         _state["running"] = True
         try:
-            importlib.import_module("mteb")  # first, so that mteb's import hook finds us already running
-            _register_tasks()
-            _register_models()
-            from rwkv_mteb.profiling import install_result_cache_hook
+            import mteb  # noqa: F401  first, so that mteb's import hook finds us already running
 
-            install_result_cache_hook()
+            from rwkv_mteb import seams
+
+            seams.check_mteb_version()
+            _register_tasks()
+            try:
+                _register_models()
+            except Exception as exc:
+                _report(f"could not register models ({type(exc).__name__}: {exc})")
+            seams.install_result_hooks(_after_save)
+            seams.install_unknown_model_errors(our_model_names)
             _state["done"] = True
         finally:
             _state["running"] = False
+
+
+def load_encoder(
+    name: str, revision: str | None = None, device: str | int | None = None, **options: Any
+) -> SentenceTransformer:
+    """The ``SentenceTransformer`` behind a model name rwkv-mteb serves (RWKV, GloVe, SBERT, SimCSE), or
+    behind a bare language model name with explicit options (``layers=[1, 3], combine="concat"``)."""
+    from rwkv_mteb import loaders, model_metas, seams
+
+    register()
+    meta = seams.model_registry().get(name)
+    if meta is not None and meta.loader is loaders.mteb_loader:
+        kwargs = {**meta.loader_kwargs, **options}
+    elif name in model_metas.LANGUAGE_MODELS_BY_NAME:
+        kwargs = {**model_metas.layerwise_kwargs(model_metas.LANGUAGE_MODELS_BY_NAME[name]), **options}
+    else:
+        close = difflib.get_close_matches(name, our_model_names(), n=3)
+        hint = f" Did you mean {close}?" if close else ""
+        raise ModelUnavailableError(
+            f"unknown model {name!r}: rwkv-mteb serves {len(our_model_names())} model names "
+            f"(list them with `rwkv-mteb models`).{hint}"
+        )
+    return loaders.build(name, revision, device, **kwargs)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from rwkv_mteb.rwkv.metas import BY_NAME, variant_name
+from rwkv_mteb.model_metas import LANGUAGE_MODELS_BY_NAME, variant_name
 
 
 def sweep(
@@ -25,19 +25,21 @@ def sweep(
     eval_splits: list[str] | None = None,
     overwrite_strategy: str = "only-missing",
     show_progress_bar: bool = True,
-) -> list[str]:
-    """Returns the variant names evaluated."""
+) -> list:  # type: ignore[type-arg]
+    """Returns MTEB's ``ModelResult`` of each layer variant."""
     import mteb
-    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
     from sentence_transformers import SentenceTransformer
 
     from rwkv_mteb import load_encoder
     from rwkv_mteb.errors import ModelUnavailableError
     from rwkv_mteb.profiling import profile
     from rwkv_mteb.rwkv.vector_cache import VectorCache
+    from rwkv_mteb.seams import Encoder
 
-    if model not in BY_NAME:
-        raise ModelUnavailableError(f"sweep needs a language model rwkv-mteb knows: one of {sorted(BY_NAME)}")
+    if model not in LANGUAGE_MODELS_BY_NAME:
+        raise ModelUnavailableError(
+            f"sweep needs a language model rwkv-mteb knows: one of {sorted(LANGUAGE_MODELS_BY_NAME)}"
+        )
     start = time.perf_counter()
     encoder = load_encoder(model, device=device, layers=[0], pooling=pooling)[0]
     load_seconds = time.perf_counter() - start
@@ -61,15 +63,13 @@ def sweep(
 
     write_diagnostics(model, pooling, layers, encoder.pooled_layers(unique), Path(output_folder), tasks)
 
-    names = []
+    results = []
     cache = mteb.ResultCache(output_folder)
     for layer in tqdm(layers, desc="MTEB results per layer", disable=not show_progress_bar):
         name = variant_name(model, layer, pooling)
         view = SentenceTransformer(modules=[encoder.with_layers([layer])], device=str(encoder.backbone.device))
-        wrapper = SentenceTransformerEncoderWrapper(view)
-        wrapper.mteb_model_meta = mteb.get_model_meta(name)
-        profile(wrapper, load_seconds)
-        mteb.evaluate(
+        wrapper = profile(Encoder(view, mteb.get_model_meta(name), revision=encoder.revision), load_seconds)
+        result = mteb.evaluate(
             wrapper,
             task_objects,
             cache=cache,
@@ -78,8 +78,8 @@ def sweep(
             encode_kwargs={"batch_size": batch_size},
             prediction_folder=Path(output_folder) / "predictions" / wrapper.mteb_model_meta.model_name_as_path(),
         )
-        names.append(name)
-    return names
+        results.append(result)
+    return results
 
 
 def write_diagnostics(
@@ -92,7 +92,7 @@ def write_diagnostics(
 ) -> Path:
     """Per-layer diagnostics of the swept sentences, beside the results (read by the leaderboard)."""
     from rwkv_mteb.diagnostics import layer_diagnostics
-    from rwkv_mteb.profiling import atomic_write_json
+    from rwkv_mteb.files import atomic_write_json
 
     rows = layer_diagnostics(vectors)
     for row, layer in zip(rows, layers, strict=True):

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, Value
 
 from rwkv_mteb.config import DATA_DIR_VAR, data_dir, hub_offline
 from rwkv_mteb.errors import DataError
-from rwkv_mteb.task_spec import COLUMN_ROLES, SplitSpec, TaskSpec
+from rwkv_mteb.task_spec import SplitSpec, TaskSpec
+
+COLUMN_ROLES = ("sentence1", "sentence2", "score")
 
 
 def sha256_of(path: Path) -> str:
@@ -25,47 +28,72 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _decode(path: Path, spec: TaskSpec) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"task {spec.name}: {path} line {line} is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start}); "
+            "re-save the file as UTF-8"
+        ) from None
+
+
+def _score(raw: str, spec: TaskSpec, path: Path, line_no: int) -> float:
+    column = spec.local.columns.score
+    try:
+        score = float(raw)
+    except ValueError:
+        raise DataError(
+            f"task {spec.name}: {path} line {line_no}: score column '{column}' holds {raw!r}, not a number"
+        ) from None
+    if not math.isfinite(score) or not spec.score_min <= score <= spec.score_max:
+        raise DataError(
+            f"task {spec.name}: {path} line {line_no}: score column '{column}' holds {raw!r}, not a finite number in "
+            f"[{spec.score_min:g}, {spec.score_max:g}] ([score] in {spec.path.name}); fix the row or the range"
+        )
+    return score
+
+
 def read_local_split(spec: TaskSpec, split: SplitSpec, root: Path) -> Dataset:
-    path = root / spec.local_folder / f"{split.name}.tsv"
+    path = root / spec.local.folder / f"{split.name}.tsv"
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise DataError(
+            f"task {spec.name}: {path} resolves to {path.resolve()}, outside the data folder {root}; "
+            f"fix [local].folder in {spec.path} or the link"
+        )
     if not path.is_file():
         raise DataError(
             f"task {spec.name}: split file {path} does not exist; set {DATA_DIR_VAR} to the folder that holds "
-            f"'{spec.local_folder}/{split.name}.tsv' (GLUE layout, e.g. ../shared/data)"
+            f"'{spec.local.folder}/{split.name}.tsv' (GLUE layout, e.g. ../shared/data)"
         )
     if split.sha256 and (actual := sha256_of(path)) != split.sha256:
         raise DataError(
             f"task {spec.name}: {path} has sha256 {actual}, but {spec.path.name} expects {split.sha256}; "
             "replace the file with the documented one (see the data folder's SOURCE.md) or fix the task file"
         )
-    wanted = spec.local_columns
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None:
-            raise DataError(f"task {spec.name}: {path} is empty; it needs a header line and at least one row")
-        missing = [col for col in wanted.values() if col not in header]
-        if missing:
+    wanted = spec.local.columns.model_dump()
+    reader = csv.reader(_decode(path, spec).splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(reader, None)
+    if header is None:
+        raise DataError(f"task {spec.name}: {path} is empty; it needs a header line and at least one row")
+    missing = [col for col in wanted.values() if col not in header]
+    if missing:
+        raise DataError(
+            f"task {spec.name}: {path} lacks column(s) {missing} (header: {header}); fix the file or the "
+            f"[local].columns mapping in {spec.path}"
+        )
+    index = {role: header.index(col) for role, col in wanted.items()}
+    columns: dict[str, list] = {role: [] for role in COLUMN_ROLES}
+    for line_no, row in enumerate(reader, start=2):
+        if len(row) != len(header):
             raise DataError(
-                f"task {spec.name}: {path} lacks column(s) {missing} (header: {header}); fix the file or the "
-                f"[local].columns mapping in {spec.path}"
+                f"task {spec.name}: {path} line {line_no} has {len(row)} fields, the header has {len(header)}"
             )
-        index = {role: header.index(col) for role, col in wanted.items()}
-        columns: dict[str, list] = {role: [] for role in COLUMN_ROLES}
-        for line_no, row in enumerate(reader, start=2):
-            if len(row) != len(header):
-                raise DataError(
-                    f"task {spec.name}: {path} line {line_no} has {len(row)} fields, the header has {len(header)}"
-                )
-            try:
-                score = float(row[index["score"]])
-            except ValueError:
-                raise DataError(
-                    f"task {spec.name}: {path} line {line_no}: score column '{wanted['score']}' holds "
-                    f"{row[index['score']]!r}, not a number"
-                ) from None
-            columns["sentence1"].append(row[index["sentence1"]])
-            columns["sentence2"].append(row[index["sentence2"]])
-            columns["score"].append(score)
+        columns["score"].append(_score(row[index["score"]], spec, path, line_no))
+        columns["sentence1"].append(row[index["sentence1"]])
+        columns["sentence2"].append(row[index["sentence2"]])
     if not columns["score"]:
         raise DataError(f"task {spec.name}: {path} has a header but no rows; the split must not be empty")
     if split.rows is not None and len(columns["score"]) != split.rows:
@@ -78,16 +106,17 @@ def read_local_split(spec: TaskSpec, split: SplitSpec, root: Path) -> Dataset:
 def read_hub_splits(spec: TaskSpec, names: list[str]) -> dict[str, Dataset]:
     from datasets import load_dataset
 
+    assert spec.hub is not None
     try:
-        loaded = load_dataset(**spec.hub)
+        loaded = load_dataset(**spec.hub.load_kwargs())
     except Exception as exc:
         raise DataError(
-            f"task {spec.name}: could not load {spec.hub['path']}@{spec.hub['revision']} from the hub "
+            f"task {spec.name}: could not load {spec.hub.path}@{spec.hub.revision} from the hub "
             f"({type(exc).__name__}: {exc}); without the hub, set {DATA_DIR_VAR} to a folder holding "
-            f"'{spec.local_folder}/<split>.tsv'"
+            f"'{spec.local.folder}/<split>.tsv'"
         ) from None
     out = {}
-    rename = {col: role for role, col in spec.hub_columns.items()}
+    rename = {col: role for role, col in spec.hub.columns.model_dump().items()}
     for name in names:
         if name not in loaded:
             raise DataError(f"task {spec.name}: the hub dataset has no split {name!r} (it has {list(loaded)})")
@@ -101,6 +130,12 @@ def read_hub_splits(spec: TaskSpec, names: list[str]) -> dict[str, Dataset]:
         out[name] = ds.cast_column("score", Value("float64"))
         if len(out[name]) == 0:
             raise DataError(f"task {spec.name}: hub split {name!r} is empty")
+        bad = [i for i, v in enumerate(out[name]["score"]) if not spec.score_min <= v <= spec.score_max]
+        if bad:
+            raise DataError(
+                f"task {spec.name}: hub split {name!r} row {bad[0]} has score {out[name]['score'][bad[0]]!r}, not a "
+                f"finite number in [{spec.score_min:g}, {spec.score_max:g}]; fix [score] in {spec.path}"
+            )
     return out
 
 
@@ -122,10 +157,15 @@ def load_splits(spec: TaskSpec, wanted: list[str] | None = None) -> DatasetDict:
         raise DataError(f"task {spec.name} has no split(s) {unknown}; it has {list(spec.splits)}")
     base_needed = sorted({spec.splits[s].source or s for s in wanted})
     root = data_dir()
+    if root is None and spec.hub is None:
+        raise DataError(
+            f"task {spec.name} reads local data only ({spec.path} has no [hub] section); set {DATA_DIR_VAR} to a "
+            f"folder holding '{spec.local.folder}/<split>.tsv'"
+        )
     if root is None and hub_offline():
         raise DataError(
             f"task {spec.name}: the hub is offline (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE) and {DATA_DIR_VAR} is "
-            f"not set; set {DATA_DIR_VAR} to a folder holding '{spec.local_folder}/<split>.tsv'"
+            f"not set; set {DATA_DIR_VAR} to a folder holding '{spec.local.folder}/<split>.tsv'"
         )
     if root is not None:
         base = {name: read_local_split(spec, spec.splits[name], root) for name in base_needed}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from mteb.abstasks.sts import AbsTaskSTS
@@ -23,6 +24,15 @@ _METADATA_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _dataset(spec: TaskSpec) -> dict[str, str]:
+    """MTEB's ``dataset`` field: the pinned hub source, or for a local-only task a digest of its declared
+    files (so its results are filed under the data they came from)."""
+    if spec.hub is not None:
+        return spec.hub.load_kwargs()
+    declared = "|".join(f"{name}:{split.sha256 or split.rows}" for name, split in sorted(spec.splits.items()))
+    return {"path": f"local/{spec.name}", "revision": hashlib.sha256(declared.encode()).hexdigest()[:40]}
+
+
 def task_metadata(spec: TaskSpec) -> TaskMetadata:
     fields = {**_METADATA_DEFAULTS, **spec.metadata}
     if "date" in fields:
@@ -31,7 +41,7 @@ def task_metadata(spec: TaskSpec) -> TaskMetadata:
         return TaskMetadata(
             name=spec.name,
             description=spec.description,
-            dataset=dict(spec.hub),
+            dataset=_dataset(spec),
             eval_splits=spec.eval_splits,
             **fields,
         )

@@ -1,75 +1,225 @@
-"""Declarative task files (``tasks/*.toml``): parsing and validation.
+"""Declarative task files (``tasks/*.toml``), parsed into a validated model.
 
 A task file says what a zero-shot similarity task is (name, sources, columns, splits, score range, sampling
 rule); :mod:`rwkv_mteb.task_factory` turns it into an MTEB task class. Files ship inside the wheel
 (``rwkv_mteb/_tasks``); users add their own through ``RWKV_MTEB_TASKS_DIR``.
+
+Parsing is strict, because a lenient parser turns a typo into a wrong number: unknown keys are errors that
+name the closest valid key (``sha265`` would otherwise switch the checksum off), types are not coerced
+(``rows = "40"`` is refused), names are safe identifiers (they become file names), local folders stay inside
+the data folder, score ranges are finite, eval splits and derived splits are non-empty. The ``[hub]`` section
+is optional: a task without one reads local data only and never falls back to other data.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from rwkv_mteb.config import TASKS_DIR_VAR, extra_task_dirs
 from rwkv_mteb.errors import TaskDefinitionError
 
-COLUMN_ROLES = ("sentence1", "sentence2", "score")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-@dataclass(frozen=True)
-class SplitSpec:
-    name: str
-    rows: int | None = None
-    sha256: str | None = None
-    # a derived split: `n` rows of split `source` after Dataset.shuffle(seed=seed)
-    source: str | None = None
-    n: int | None = None
-    seed: int | None = None
+def _safe(value: str, what: str) -> str:
+    if not SAFE_NAME.match(value) or ".." in value:
+        raise ValueError(
+            f"{what} {value!r} must be a safe identifier (letters, digits, '_', '-', '.', no '..'): it becomes "
+            "part of file names"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, populate_by_name=True, frozen=True)
+
+
+class Columns(_Strict):
+    """Which source column plays each role."""
+
+    sentence1: str
+    sentence2: str
+    score: str
+
+
+class HubSource(_Strict):
+    path: str
+    revision: str = Field(min_length=7, description="a pinned commit of the dataset repository")
+    name: str | None = None
+    columns: Columns
+
+    def load_kwargs(self) -> dict[str, str]:
+        return {k: v for k, v in {"path": self.path, "name": self.name, "revision": self.revision}.items() if v}
+
+
+class LocalSource(_Strict):
+    folder: str
+    columns: Columns
+
+    @field_validator("folder")
+    @classmethod
+    def _inside_data_folder(cls, value: str) -> str:
+        parts = PurePosixPath(value).parts
+        if not parts or value.startswith(("/", "\\", "~")) or any(p in {"..", "."} for p in parts):
+            raise ValueError(f"folder {value!r} must be a relative path inside the data folder (no '..', not absolute)")
+        for part in parts:
+            _safe(part, "folder part")
+        return value
+
+
+class ScoreRange(_Strict):
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScoreRange:
+        if self.max <= self.min:
+            raise ValueError(f"max ({self.max}) must exceed min ({self.min})")
+        return self
+
+
+class SplitSpec(_Strict):
+    """A file-backed split (``rows``, ``sha256``) or one drawn from another: ``n`` rows of split ``from`` after
+    datasets' ``Dataset.shuffle(seed=seed)``."""
+
+    rows: int | None = Field(default=None, ge=1)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    source: str | None = Field(default=None, alias="from")
+    n: int | None = Field(default=None, ge=1)
+    seed: int | None = Field(default=None, ge=0)
+    _name: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SplitSpec:
+        drawn = {k: getattr(self, k) for k in ("source", "n", "seed")}
+        if any(v is not None for v in drawn.values()):
+            missing = [("from" if k == "source" else k) for k, v in drawn.items() if v is None]
+            if missing:
+                raise ValueError(f"a derived split needs 'from', 'n' and 'seed'; add {missing}")
+            if self.rows is not None or self.sha256 is not None:
+                raise ValueError("a derived split has no file: drop 'rows' and 'sha256'")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     @property
     def derived(self) -> bool:
         return self.source is not None
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    path: Path
+class TaskSpec(_Strict):
     name: str
-    description: str
-    score_min: float
-    score_max: float
-    hub: dict[str, Any]
-    hub_columns: dict[str, str]
-    local_folder: str
-    local_columns: dict[str, str]
-    splits: dict[str, SplitSpec]
-    eval_splits: list[str]
-    metadata: dict[str, Any] = field(default_factory=dict)
+    description: str = Field(min_length=1)
+    score: ScoreRange
+    hub: HubSource | None = None
+    local: LocalSource
+    splits: dict[str, SplitSpec] = Field(min_length=1)
+    eval_splits: list[str] = Field(default_factory=lambda: ["test"], min_length=1)
+    # passed to MTEB's TaskMetadata, which checks their values
+    reference: str | None = None
+    license: str | None = None
+    date: list[str] | None = Field(default=None, min_length=2, max_length=2)
+    domains: list[str] | None = None
+    annotations_creators: str | None = None
+    sample_creation: str | None = None
+    bibtex_citation: str | None = None
+    dialect: list[str] | None = None
+    task_subtypes: list[str] | None = None
+    eval_langs: list[str] | None = None
+    _path: Path = PrivateAttr(default=Path("?"))
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return _safe(value, "name")
+
+    @field_validator("splits")
+    @classmethod
+    def _safe_split_names(cls, value: dict[str, SplitSpec]) -> dict[str, SplitSpec]:
+        for name in value:
+            _safe(name, "split name")
+        return value
+
+    @model_validator(mode="after")
+    def _splits_consistent(self) -> TaskSpec:
+        for name, split in self.splits.items():
+            split._name = name
+            if split.derived and (split.source not in self.splits or self.splits[split.source].derived):
+                raise ValueError(
+                    f"[splits.{name}] draws from {split.source!r}, which is not a file-backed split of this task "
+                    f"({self.base_splits})"
+                )
+        unknown = [s for s in self.eval_splits if s not in self.splits]
+        if unknown:
+            raise ValueError(f"eval_splits {unknown} are not among [splits] ({list(self.splits)})")
+        return self
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def score_min(self) -> float:
+        return self.score.min
+
+    @property
+    def score_max(self) -> float:
+        return self.score.max
 
     @property
     def base_splits(self) -> list[str]:
         return [s for s, spec in self.splits.items() if not spec.derived]
 
-
-def _require(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, path: Path) -> Any:
-    if key not in table:
-        raise TaskDefinitionError(f"{path}: missing key '{key}' in {where}; add it (see tasks/MRPCZeroShot.toml)")
-    value = table[key]
-    if not isinstance(value, kind):
-        raise TaskDefinitionError(f"{path}: '{key}' in {where} must be {kind}, got {value!r}")
-    return value
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The MTEB metadata fields the file sets."""
+        fields = ("reference", "license", "date", "domains", "annotations_creators", "sample_creation")
+        fields += ("bibtex_citation", "dialect", "task_subtypes", "eval_langs")
+        return {k: getattr(self, k) for k in fields if getattr(self, k) is not None}
 
 
-def _columns(table: dict[str, Any], where: str, path: Path) -> dict[str, str]:
-    columns = _require(table, "columns", dict, where, path)
-    missing = [role for role in COLUMN_ROLES if role not in columns]
-    if missing:
-        raise TaskDefinitionError(
-            f"{path}: [{where}].columns lacks {missing}; map each of {list(COLUMN_ROLES)} to a column name"
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The valid keys of the table at ``loc`` (for 'did you mean')."""
+    for part in loc:
+        field = model.model_fields.get(str(part)) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
         )
-    return {role: str(columns[role]) for role in COLUMN_ROLES}
+        if field is None:
+            continue  # a dict key (a split's name)
+        annotation = field.annotation
+        candidates = [annotation, *get_args(annotation)]
+        if get_origin(annotation) is dict:
+            candidates = list(get_args(annotation))
+        nested = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nested is None:
+            break
+        model = nested
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _explain(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    where = ".".join(str(p) for p in loc) or "the top level"
+    if error["type"] == "extra_forbidden":
+        table = ".".join(str(p) for p in loc[:-1])
+        valid = _fields_at(TaskSpec, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {valid}"
+        return f"unknown key '{loc[-1]}'" + (f" in [{table}]" if table else "") + f"; {hint}"
+    if error["type"] == "missing":
+        return f"missing key '{where}'; add it (see tasks/MRPCZeroShot.toml)"
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    shown = f" (got {given!r})" if not isinstance(given, dict | list) else ""
+    return f"'{where}': {message}{shown}"
 
 
 def parse_task_file(path: Path) -> TaskSpec:
@@ -77,59 +227,15 @@ def parse_task_file(path: Path) -> TaskSpec:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise TaskDefinitionError(f"{path}: not valid TOML ({exc})") from None
-    name = _require(raw, "name", str, "the top level", path)
-    description = _require(raw, "description", str, "the top level", path)
-    score = _require(raw, "score", dict, "the top level", path)
-    score_min = float(_require(score, "min", (int, float), "[score]", path))
-    score_max = float(_require(score, "max", (int, float), "[score]", path))
-    if score_max <= score_min:
-        raise TaskDefinitionError(f"{path}: [score] max ({score_max}) must exceed min ({score_min})")
-    hub = _require(raw, "hub", dict, "the top level", path)
-    _require(hub, "path", str, "[hub]", path)
-    _require(hub, "revision", str, "[hub]", path)
-    local = _require(raw, "local", dict, "the top level", path)
-    folder = _require(local, "folder", str, "[local]", path)
-
-    splits: dict[str, SplitSpec] = {}
-    for split_name, table in _require(raw, "splits", dict, "the top level", path).items():
-        if not isinstance(table, dict):
-            raise TaskDefinitionError(f"{path}: [splits.{split_name}] must be a table")
-        if "from" in table:
-            splits[split_name] = SplitSpec(
-                name=split_name,
-                source=_require(table, "from", str, f"[splits.{split_name}]", path),
-                n=_require(table, "n", int, f"[splits.{split_name}]", path),
-                seed=_require(table, "seed", int, f"[splits.{split_name}]", path),
-            )
-        else:
-            splits[split_name] = SplitSpec(name=split_name, rows=table.get("rows"), sha256=table.get("sha256"))
-    for spec in splits.values():
-        if spec.derived and (spec.source not in splits or splits[spec.source].derived):
-            raise TaskDefinitionError(
-                f"{path}: [splits.{spec.name}] draws from '{spec.source}', which is not a file-backed split "
-                f"of this task ({[s for s in splits if not splits[s].derived]})"
-            )
-    eval_splits = list(raw.get("eval_splits", ["test"]))
-    unknown = [s for s in eval_splits if s not in splits]
-    if unknown:
-        raise TaskDefinitionError(f"{path}: eval_splits {unknown} are not among [splits] ({list(splits)})")
-
-    known = {"name", "description", "score", "hub", "local", "splits", "eval_splits"}
-    metadata = {k: v for k, v in raw.items() if k not in known}
-    return TaskSpec(
-        path=path,
-        name=name,
-        description=description,
-        score_min=score_min,
-        score_max=score_max,
-        hub={k: v for k, v in hub.items() if k != "columns"},
-        hub_columns=_columns(hub, "hub", path),
-        local_folder=folder,
-        local_columns=_columns(local, "local", path),
-        splits=splits,
-        eval_splits=eval_splits,
-        metadata=metadata,
-    )
+    except UnicodeDecodeError as exc:
+        raise TaskDefinitionError(f"{path}: not UTF-8 text ({exc}); save the task file as UTF-8") from None
+    try:
+        spec = TaskSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_explain(e) for e in exc.errors())
+        raise TaskDefinitionError(f"{path}: {problems}") from None
+    spec._path = path
+    return spec
 
 
 def builtin_task_dir() -> Path:
@@ -138,9 +244,9 @@ def builtin_task_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "tasks"
 
 
-def task_files() -> list[Path]:
+def task_files(include_user: bool = True) -> list[Path]:
     files = sorted(builtin_task_dir().glob("*.toml"))
-    for folder in extra_task_dirs():
+    for folder in extra_task_dirs() if include_user else []:
         if not folder.is_dir():
             raise TaskDefinitionError(f"{TASKS_DIR_VAR} names {folder}, which is not a folder; fix or unset it")
         files.extend(sorted(folder.glob("*.toml")))
@@ -148,6 +254,7 @@ def task_files() -> list[Path]:
 
 
 def load_task_specs() -> list[TaskSpec]:
+    """Every task file, strictly: the first problem raises (registration instead skips bad files one by one)."""
     specs: dict[str, TaskSpec] = {}
     for path in task_files():
         spec = parse_task_file(path)

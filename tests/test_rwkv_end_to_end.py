@@ -77,8 +77,10 @@ def test_registered_names():
         "openai-community/gpt2 (layer=6, pooling=last)",
     ]:
         assert mteb.get_model_meta(name).name == name
-    with pytest.raises(KeyError):
-        mteb.get_model_meta(f"{BASE} (layer=25)")
+    from rwkv_mteb.errors import ModelUnavailableError
+
+    with pytest.raises(ModelUnavailableError, match=r"did you mean .*'RWKV/v6-Finch-1B6-HF \(layer=24\)'"):
+        mteb.get_model_meta(f"{BASE} (layer=25)", fetch_from_hf=True)
 
 
 def test_mteb_run_layer_variant_offline(tmp_path, shared_data, checkpoint):

@@ -1,11 +1,18 @@
 """The language models behind the layer-wise encoder, behind one interface: token ids in, pooled hidden
 states of the requested layers out.
 
+Each backbone is a ``torch.nn.Module`` holding the model as a submodule, so the ``SentenceTransformer`` built
+on it moves, casts, counts and saves its weights like any other (``.to``, ``.half``, ``.parameters``).
+
 - ``NativeRwkv6``: our exact RWKV-6 (:mod:`rwkv_mteb.rwkv.modeling_rwkv6`); long inputs run in chunks with
   the recurrent state carried over, and the forward pass stops after the deepest requested layer.
 - ``TransformersModel``: any transformers model that returns hidden states (RWKV-4 ``RwkvModel``, GPT-2,
   Pythia, Mamba, ...). RWKV-4's inference-time halving of the hidden state every ``rescale_every`` blocks is
   switched off, so layers keep their true scale and can be averaged or concatenated.
+
+A backbone knows what it is: ``identity`` is a digest of every byte of the files it was loaded from (or of its
+state dict, for a model built in memory), and ``revision`` is how MTEB files its results: the hub commit for a
+hub snapshot, else ``sha256-<digest>``.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import torch
+from torch import nn
 
+from rwkv_mteb.identity import content_digest, hub_commit, path_digest, revision_of, state_dict_digest
 from rwkv_mteb.rwkv.checkpoint import VOCAB_FILE, CheckpointError, load_rwkv6, weight_files
 from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Model
 from rwkv_mteb.rwkv.pooling import PoolAccumulator
@@ -32,60 +42,111 @@ def pad_right(ids: list[list[int]], device: torch.device | str) -> tuple[torch.T
     return batch.to(device), lengths.to(device)
 
 
-def _file_digest(path: Path) -> str:
-    """Size plus the first and last MiB: cheap, and changes whenever a checkpoint file is replaced."""
-    digest = hashlib.sha256(str(path.stat().st_size).encode())
-    with path.open("rb") as handle:
-        digest.update(handle.read(1 << 20))
-        if path.stat().st_size > 1 << 21:
-            handle.seek(-(1 << 20), 2)
-            digest.update(handle.read(1 << 20))
-    return digest.hexdigest()
+def _check_dtype(dtype: str) -> torch.dtype:
+    if dtype not in DTYPES:
+        raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {list(DTYPES)}")
+    return DTYPES[dtype]
 
 
-def _check_layers(layers: list[int], available: int, source: object) -> None:
-    bad = [k for k in layers if not 0 <= k < available]
-    if bad:
-        raise CheckpointError(
-            f"layer(s) {bad} do not exist in {source}: it has hidden states 0..{available - 1}; choose layers "
-            "in that range"
-        )
+class Backbone(nn.Module):
+    """What the layer-wise encoder needs of a language model."""
+
+    family: ClassVar[str]
+    tokenizer: WorldTokenizer | HFTokenizer
+    num_hidden_states: int
+    hidden_size: int
+
+    def __init__(self, source: str | Path) -> None:
+        super().__init__()
+        self.source = source
+        self._identity: str | None = None
+
+    @property
+    def dtype(self) -> str:
+        return str(next(self.parameters()).dtype).removeprefix("torch.")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def identity_files(self) -> tuple[list[Path], Path | None] | None:
+        """The files the weights and tokenizer came from (and the folder names are relative to), or None."""
+        return None
+
+    @property
+    def identity(self) -> str:
+        """A digest of what produces this backbone's vectors: its files, or its state dict when built in memory."""
+        if self._identity is None:
+            files = self.identity_files()
+            if files is not None:
+                self._identity = content_digest(*files)
+            else:
+                self._identity = state_dict_digest(self.state_dict())
+        return self._identity
+
+    @property
+    def revision(self) -> str:
+        commit = hub_commit(Path(self.source)) if isinstance(self.source, Path) else None
+        return commit or revision_of(self.identity)
+
+    def cache_name(self) -> str:
+        """The vector cache file of this backbone in its current dtype (casting the model changes vectors)."""
+        return hashlib.sha256(f"{self.family}\0{self.identity}\0{self.dtype}".encode()).hexdigest()[:32]
+
+    def pooled(self, ids: list[list[int]], layers: list[int], pooling: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def check_layers(self, layers: list[int]) -> None:
+        bad = [k for k in layers if not 0 <= k < self.num_hidden_states]
+        if bad:
+            raise CheckpointError(
+                f"layer(s) {bad} do not exist in {self.source}: it has hidden states 0..{self.num_hidden_states - 1}; "
+                "choose layers in that range"
+            )
+
+    def save(self, folder: Path) -> None:
+        raise NotImplementedError
 
 
-class NativeRwkv6:
+class NativeRwkv6(Backbone):
     family = "rwkv6"
 
-    def __init__(self, source: Path, dtype: str = "float32", device: str = "cpu", chunk_tokens: int = 1024) -> None:
-        if dtype not in DTYPES:
-            raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {list(DTYPES)}")
-        self.source, self.dtype, self.device, self.chunk_tokens = Path(source), dtype, device, chunk_tokens
-        self.model = load_rwkv6(self.source, dtype=DTYPES[dtype], device=device, with_head=False)
+    def __init__(
+        self, source: Path, dtype: str = "float32", device: str | torch.device = "cpu", chunk_tokens: int = 1024
+    ) -> None:
+        super().__init__(Path(source))
+        self.chunk_tokens = chunk_tokens
+        self.model = load_rwkv6(self.source, dtype=_check_dtype(dtype), device=device, with_head=False)
         folder = self.source if self.source.is_dir() else self.source.parent
         vocab = folder / VOCAB_FILE
         self.tokenizer = WorldTokenizer(vocab if vocab.is_file() else None)
+        self._init_shape()
+
+    def _init_shape(self) -> None:
         self.num_hidden_states = self.model.num_hidden_states
         self.hidden_size = self.model.config.hidden_size
 
     @classmethod
-    def from_model(cls, model: Rwkv6Model, device: str = "cpu", chunk_tokens: int = 1024) -> NativeRwkv6:
-        """A backbone around a model already in memory (benchmarks build random ones without a file)."""
+    def from_model(cls, model: Rwkv6Model, chunk_tokens: int = 1024) -> NativeRwkv6:
+        """A backbone around a model already in memory; its identity is a digest of its state dict."""
         backbone = cls.__new__(cls)
-        backbone.source, backbone.device, backbone.chunk_tokens = Path("in-memory"), device, chunk_tokens
-        backbone.dtype = str(model.rwkv.embeddings.weight.dtype).removeprefix("torch.")
+        Backbone.__init__(backbone, "in-memory")
+        backbone.chunk_tokens = chunk_tokens
         backbone.model, backbone.tokenizer = model, WorldTokenizer()
-        backbone.num_hidden_states = model.num_hidden_states
-        backbone.hidden_size = model.config.hidden_size
+        backbone._init_shape()
         return backbone
 
-    def fingerprint(self) -> str:
-        parts = [self.family, self.dtype, json.dumps(self.model.config.to_hf_dict(), sort_keys=True)]
-        parts += [_file_digest(f) for f in weight_files(self.source)[1]]
-        parts.append(_file_digest(self.tokenizer.vocab_file))
-        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+    def identity_files(self) -> tuple[list[Path], Path | None] | None:
+        if not isinstance(self.source, Path):
+            return None
+        _, files = weight_files(self.source)
+        folder = self.source if self.source.is_dir() else self.source.parent
+        extra = [folder / "config.json"] if (folder / "config.json").is_file() else []
+        return [*files, *extra, self.tokenizer.vocab_file], None
 
     @torch.no_grad()
     def pooled(self, ids: list[list[int]], layers: list[int], pooling: str) -> torch.Tensor:
-        _check_layers(layers, self.num_hidden_states, self.source)
+        self.check_layers(layers)
         tokens, lengths = pad_right(ids, self.device)
         vocab = self.model.config.vocab_size
         if int(tokens.max()) >= vocab:
@@ -116,44 +177,50 @@ class NativeRwkv6:
         self.tokenizer.save(folder)
 
 
-class TransformersModel:
+class TransformersModel(Backbone):
     family = "transformers"
 
     def __init__(
         self,
         source: str | Path,
         dtype: str = "float32",
-        device: str = "cpu",
+        device: str | torch.device = "cpu",
         revision: str | None = None,
         local_only: bool = False,
     ) -> None:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-        if dtype not in DTYPES:
-            raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {list(DTYPES)}")
-        self.source, self.dtype, self.device, self.revision = str(source), dtype, device, revision
+        local = Path(source).is_dir()
+        super().__init__(Path(source) if local else str(source))
         kwargs = {"revision": revision, "local_files_only": local_only}
-        config = AutoConfig.from_pretrained(self.source, **kwargs)
+        config = AutoConfig.from_pretrained(str(source), **kwargs)
         if getattr(config, "model_type", "") == "rwkv":
             config.rescale_every = 0  # keep every layer at its true scale (see the module docstring)
-        self.model = AutoModel.from_pretrained(self.source, config=config, dtype=DTYPES[dtype], **kwargs)
+        self.model = AutoModel.from_pretrained(str(source), config=config, dtype=_check_dtype(dtype), **kwargs)
         self.model.to(device).eval()
-        self.tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(self.source, **kwargs))
+        self.tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(str(source), **kwargs))
+        # a model read from the hub is identified by the commit it came from
+        self._hub_commit = None if local else getattr(config, "_commit_hash", None) or revision
         self.num_hidden_states = config.num_hidden_layers + 1
         self.hidden_size = config.hidden_size
         limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.max_tokens = int(limit) if limit else None
 
-    def fingerprint(self) -> str:
-        path = Path(self.source)
-        parts = [self.family, self.dtype, self.source, str(self.revision)]
-        if path.is_dir():
-            parts += [_file_digest(f) for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))]
-        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+    @property
+    def identity(self) -> str:
+        if self._identity is None and isinstance(self.source, Path):
+            self._identity = path_digest(self.source)
+        elif self._identity is None and self._hub_commit:
+            self._identity = hashlib.sha256(f"hub\0{self.source}\0{self._hub_commit}".encode()).hexdigest()
+        return super().identity
+
+    @property
+    def revision(self) -> str:
+        return self._hub_commit or super().revision
 
     @torch.no_grad()
     def pooled(self, ids: list[list[int]], layers: list[int], pooling: str) -> torch.Tensor:
-        _check_layers(layers, self.num_hidden_states, self.source)
+        self.check_layers(layers)
         if self.max_tokens:
             ids = [seq[: self.max_tokens] for seq in ids]
         tokens, lengths = pad_right(ids, self.device)

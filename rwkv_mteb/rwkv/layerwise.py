@@ -21,7 +21,7 @@ import torch
 from sentence_transformers.base.modules import InputModule
 
 from rwkv_mteb.config import cache_dir
-from rwkv_mteb.rwkv.backbones import NativeRwkv6, TransformersModel
+from rwkv_mteb.rwkv.backbones import Backbone, NativeRwkv6, TransformersModel
 from rwkv_mteb.rwkv.pooling import POOLINGS
 from rwkv_mteb.rwkv.vector_cache import VectorCache
 
@@ -35,7 +35,7 @@ def load_backbone(
     device: str = "cpu",
     revision: str | None = None,
     local_only: bool = True,
-):  # type: ignore[no-untyped-def]
+) -> Backbone:
     if family == "rwkv6":
         return NativeRwkv6(Path(source), dtype=dtype, device=device)
     if family == "transformers":
@@ -51,13 +51,12 @@ class LayerwiseEncoder(InputModule):
 
     def __init__(
         self,
-        backbone,
+        backbone: Backbone,
         layers: list[int] | int,
-        pooling: str = "mean",  # type: ignore[no-untyped-def]
+        pooling: str = "mean",
         combine: str = "mean",
         model_id: str | None = None,
         cache: bool | VectorCache = True,
-        batch_tokens: int | None = None,
     ) -> None:
         super().__init__()
         layers = [layers] if isinstance(layers, int) else list(layers)
@@ -67,37 +66,51 @@ class LayerwiseEncoder(InputModule):
             raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
         if combine not in COMBINES:
             raise ValueError(f"unknown combine {combine!r}; choose one of {COMBINES}")
-        bad = [k for k in layers if not 0 <= k < backbone.num_hidden_states]
-        if bad:
-            from rwkv_mteb.rwkv.checkpoint import CheckpointError
-
-            raise CheckpointError(
-                f"layer(s) {bad} do not exist in {model_id or backbone.source}: it has hidden states "
-                f"0..{backbone.num_hidden_states - 1}; choose layers in that range"
-            )
-        self.backbone = backbone
+        backbone.check_layers(layers)
+        self.backbone = backbone  # a submodule: SentenceTransformer.to/half/parameters reach the weights
         self.tokenizer = backbone.tokenizer
         self.family = backbone.family
-        self.dtype = backbone.dtype
         self.layers, self.pooling, self.combine, self.model_id = layers, pooling, combine, model_id
-        if cache is True:
-            cache = VectorCache(cache_dir() / "vectors" / f"{backbone.fingerprint()}.sqlite")
-        self.cache: VectorCache | None = cache if isinstance(cache, VectorCache) else None
+        # True: the on-disk cache of this backbone in its current dtype, opened on first use
+        self._cache: bool | VectorCache = cache
+        self._open_caches: dict[str, VectorCache] = {}
         self.cache_hits = 0  # sentences served from the cache (the profiler reports them)
         self.tokens_seen = 0  # tokens of the texts encoded (the profiler reports them)
+
+    @property
+    def dtype(self) -> str:
+        return self.backbone.dtype
+
+    @property
+    def revision(self) -> str:
+        """How MTEB files this model's results: the checkpoint's hub commit or content digest."""
+        return self.backbone.revision
+
+    @property
+    def cache(self) -> VectorCache | None:
+        """The vector cache for the backbone's current weights and dtype (None when caching is off)."""
+        if isinstance(self._cache, VectorCache):
+            return self._cache
+        if not self._cache:
+            return None
+        name = self.backbone.cache_name()
+        if name not in self._open_caches:
+            self._open_caches[name] = VectorCache(cache_dir() / "vectors" / f"{name}.sqlite")
+        return self._open_caches[name]
+
+    @cache.setter
+    def cache(self, value: bool | VectorCache) -> None:
+        self._cache = value
 
     def with_layers(
         self, layers: list[int] | int, pooling: str | None = None, combine: str | None = None
     ) -> LayerwiseEncoder:
         """Another view on the same loaded backbone (and cache): no second copy of the weights."""
-        return LayerwiseEncoder(
-            self.backbone,
-            layers,
-            pooling or self.pooling,
-            combine or self.combine,
-            self.model_id,
-            self.cache if self.cache is not None else False,
+        view = LayerwiseEncoder(
+            self.backbone, layers, pooling or self.pooling, combine or self.combine, self.model_id, self._cache
         )
+        view._open_caches = self._open_caches
+        return view
 
     # ----------------------------------------------------------------- sentence-transformers interface
 
@@ -140,11 +153,12 @@ class LayerwiseEncoder(InputModule):
     def pooled_layers(self, texts: list[str], token_ids: list[list[int]] | None = None) -> np.ndarray:
         """(len(texts), len(self.layers), C) float32, from the cache where possible."""
         token_ids = token_ids if token_ids is not None else self.tokenizer(texts)
-        if self.cache is None:
+        cache = self.cache
+        if cache is None:
             return self.backbone.pooled(token_ids, self.layers, self.pooling).cpu().numpy()
         depth = max(self.layers) + 1
         keys = [VectorCache.key(self.pooling, t) for t in texts]
-        found = self.cache.get(list(dict.fromkeys(keys)), depth)
+        found = cache.get(list(dict.fromkeys(keys)), depth)
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.cache_hits += len(keys) - len(missing)
         if missing:
@@ -152,6 +166,6 @@ class LayerwiseEncoder(InputModule):
             fresh = self.backbone.pooled([token_ids[i] for i in missing], list(range(depth)), self.pooling)
             fresh = fresh.cpu().numpy()
             new = {keys[i]: fresh[row] for row, i in enumerate(missing)}
-            self.cache.put(new)
+            cache.put(new)
             found.update(new)
         return np.stack([found[k][self.layers] for k in keys])
