@@ -8,6 +8,7 @@ Goals (issue "numbers you can trust"): digest of 6.4 GB under 10 s on this machi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sqlite3
 import subprocess
@@ -42,8 +43,6 @@ def drop_page_cache() -> bool:
 
 
 def digest_cost(folder: Path) -> dict:
-    import json
-
     from rwkv_mteb.rwkv.checkpoint import make_checkpoint
 
     if not (folder / "model.safetensors").is_file():
@@ -157,11 +156,14 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=2048)
     parser.add_argument("--sentences", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--skip-digest", action="store_true")
+    parser.add_argument("--only", choices=["sweep", "digest"], help="rerun one part, keep the other's last figures")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    data = {"sweep": sweep_overhead(args.blocks, args.hidden, args.sentences, args.rounds)}
-    if not args.skip_digest:
+    previous = Path(__file__).parent / "results" / "trust_costs.json"
+    data = {k: v for k, v in json.loads(previous.read_text()).items() if k in ("sweep", "digest")} if args.only else {}
+    if args.only in (None, "sweep"):
+        data["sweep"] = sweep_overhead(args.blocks, args.hidden, args.sentences, args.rounds)
+    if args.only in (None, "digest"):
         data["digest"] = digest_cost(Path(args.dir))
     report("trust_costs", data)
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rwkv_mteb.config import cache_dir
@@ -41,6 +43,20 @@ def _read_memo(memo_path: Path) -> dict[str, dict[str, str]]:
     return memo if isinstance(memo, dict) else {}
 
 
+def _sha256(path: Path, block: int = 16 << 20) -> str:
+    """Stream the file through sha256, reading the next block while the current one is hashed (both release
+    the GIL), so a cold read from disk and the hashing overlap instead of adding up."""
+    digest = hashlib.sha256()
+    with path.open("rb", buffering=0) as handle, ThreadPoolExecutor(1) as reader:
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        pending = reader.submit(handle.read, block)
+        while chunk := pending.result():
+            pending = reader.submit(handle.read, block)
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def file_digest(path: Path, memo: bool = True) -> str:
     """sha256 of the whole file (hex), computed once per version of the file."""
     path = Path(path).resolve()
@@ -50,8 +66,7 @@ def file_digest(path: Path, memo: bool = True) -> str:
         entry = _read_memo(memo_path).get(str(path))
         if isinstance(entry, dict) and entry.get("stat") == key and isinstance(entry.get("sha256"), str):
             return entry["sha256"]
-    with path.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    digest = _sha256(path)
     if _stat_key(path) != key:  # written to while we read it: do not remember a digest of a moving target
         return file_digest(path, memo=False)
     if memo:

@@ -19,15 +19,16 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mteb.results import TaskResult
 
 from rwkv_mteb import stats
-from rwkv_mteb.errors import PublishError
-from rwkv_mteb.files import COMMANDS_LOG, atomic_write_json, profile_path, read_json, read_jsonl
+from rwkv_mteb.errors import CorruptFileError, PublishError
+from rwkv_mteb.files import COMMANDS_LOG, atomic_write_json, atomic_write_text, profile_path, read_json, read_jsonl
+from rwkv_mteb.records import Board, Diagnostics, ProfileFile, schema_text
 
 logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -42,7 +43,7 @@ class Run:
     revision: str
     task: str
     result_path: Path
-    result: dict[str, Any]
+    result: TaskResult
     meta: dict[str, Any]
     profile: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> record
     commands: dict[str, str] = field(default_factory=dict)  # split -> the command that produced it
@@ -62,6 +63,18 @@ def _results_root(folder: Path) -> Path:
     return folder / "results" if (folder / "results").is_dir() else folder
 
 
+def validated(record: type, data: Any, path: Path, what: str, fix: str) -> Any:  # type: ignore[type-arg]
+    """``data`` as a typed record; a file of the wrong shape is named, like a file that is not JSON at all."""
+    from pydantic import ValidationError
+
+    try:
+        return record.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CorruptFileError(f"{what} {path} is corrupt ({where}: {first['msg']}); {fix}") from None
+
+
 def collect_runs(folders: list[Path], warnings: list[str]) -> list[Run]:
     """Every MTEB result file under the folders. A folder that does not exist, or results that hold no run at
     all, stop the build (nothing is published); a corrupt result file is named in a warning and skipped; a
@@ -76,11 +89,11 @@ def collect_runs(folders: list[Path], warnings: list[str]) -> list[Run]:
             if path.name == "model_meta.json":
                 continue
             try:
-                result = json.loads(path.read_text(encoding="utf-8"))
-                task = result["task_name"]
-                result["scores"].items()
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
-                warnings.append(f"corrupt result file {path} ({type(exc).__name__}: {exc}); skipped")
+                result = TaskResult.from_disk(path)  # mteb's own reader (it also upgrades older layouts)
+                task = result.task_name
+            except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                warnings.append(f"corrupt result file {path} ({type(exc).__name__}: {first}); skipped")
                 continue
             meta_path = path.parent / "model_meta.json"
             rerun = "rerun the command that wrote it, or delete the folder"
@@ -90,8 +103,9 @@ def collect_runs(folders: list[Path], warnings: list[str]) -> list[Run]:
             run = Run(name, revision, task, path, result, meta)
             profile_file = profile_path(path)
             if profile_file.is_file():
-                records = read_json(profile_file, "profile", f"delete it (cost columns become null) or {rerun}")
-                run.profile = {r["split"]: r for r in records.get("records", [])}
+                fix = f"delete it (cost columns become null) or {rerun}"
+                records = validated(ProfileFile, read_json(profile_file, "profile", fix), profile_file, "profile", fix)
+                run.profile = {r.split: r.model_dump() for r in records.records}
             else:
                 warnings.append(f"{name} on {task}: no profile beside {path}; cost columns are null")
             commands = path.parent / COMMANDS_LOG
@@ -132,7 +146,9 @@ def collect_diagnostics(folders: list[Path]) -> list[dict[str, Any]]:
     found = []
     for folder in folders:
         for path in sorted((folder / "diagnostics").glob("*.json")) if (folder / "diagnostics").is_dir() else []:
-            found.append(read_json(path, "sweep diagnostics", "delete it or rerun the sweep that wrote it"))
+            fix = "delete it or rerun the sweep that wrote it"
+            data = read_json(path, "sweep diagnostics", fix)
+            found.append(validated(Diagnostics, data, path, "sweep diagnostics", fix).model_dump())
     return sorted(found, key=lambda d: (d["model"], d["pooling"]))
 
 
@@ -210,8 +226,8 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
         gold = golds.get(run.task)
         if not preds:
             warnings.append(f"{run.model} on {run.task}: no prediction file; intervals and comparisons are null")
-        date = run.result.get("date")
-        for split, rows in sorted(run.result["scores"].items()):
+        date = run.result.date
+        for split, rows in sorted(run.result.scores.items()):
             row = rows[0] if rows else {}
             entry: dict[str, Any] = {
                 "model": run.model,
@@ -227,11 +243,9 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
                 "binary": None,
                 "cost": {k: run.profile[split].get(k) for k in COST_FIELDS} if split in run.profile else None,
                 "provenance": {
-                    "mteb_version": run.result.get("mteb_version"),
-                    "dataset_revision": run.result.get("dataset_revision"),
-                    "evaluated": datetime.datetime.fromtimestamp(date, datetime.UTC).strftime("%Y-%m-%d")
-                    if isinstance(date, int | float)
-                    else None,
+                    "mteb_version": run.result.mteb_version,
+                    "dataset_revision": run.result.dataset_revision,
+                    "evaluated": date.astimezone(datetime.UTC).strftime("%Y-%m-%d") if date is not None else None,
                     "result_file": f"results/{run.result_path.parent.parent.name}/{run.result_path.parent.name}/"
                     f"{run.result_path.name}",
                     "command": run.commands.get(split),
@@ -277,7 +291,7 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
     }
     for message in board["warnings"]:
         logger.warning(message)
-    return _round(board), runs
+    return Board.model_validate(_round(board)).model_dump(mode="json"), runs
 
 
 def compare(entries: list[dict[str, Any]], predictions: dict, golds: dict) -> dict[str, list]:  # type: ignore[type-arg]
@@ -344,10 +358,6 @@ def _version() -> str:
     return __version__
 
 
-def schema() -> dict[str, Any]:
-    return json.loads(resources.files("rwkv_mteb").joinpath("leaderboard.schema.json").read_text())
-
-
 def _swap_in(staging: Path, out: Path) -> None:
     """Replace ``out`` by ``staging`` as one set: readers see the old board or the new one, never a mix."""
     if out.exists():
@@ -362,10 +372,7 @@ def _swap_in(staging: Path, out: Path) -> None:
 def publish(folders: list[Path], out: Path, command: list[str]) -> dict[str, Any]:
     """Build the board in a staging folder beside ``out`` and swap it in only when every file is written: bad
     input (a missing or empty results folder, a corrupt side file) leaves the published board untouched."""
-    import jsonschema
-
     board, runs = build(folders, command)
-    jsonschema.validate(board, schema())
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     try:
@@ -387,7 +394,7 @@ def _write_board(board: dict[str, Any], runs: list[Run], out: Path) -> None:
             if (run.result_path.parent / extra).is_file():
                 (dest / extra).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(run.result_path.parent / extra, dest / extra)
-    atomic_write_json(out / "leaderboard.schema.json", schema())
+    atomic_write_text(out / "leaderboard.schema.json", schema_text(Board))
     atomic_write_json(out / "leaderboard.json", board)
     from rwkv_mteb.leaderboard_report import write_plots, write_readme
 

@@ -24,8 +24,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from rwkv_mteb.errors import CorruptFileError
 from rwkv_mteb.files import atomic_write_json, atomic_write_text, log_commands, profile_path, read_json
+from rwkv_mteb.records import ProfileFile
 
 logger = logging.getLogger(__name__)
 
@@ -297,20 +300,17 @@ def write_profiles(result_path: Path, records: list[dict[str, Any]], model_name:
     existing: dict[str, Any] = {}
     if path.is_file():
         try:
-            existing = read_json(path, "profile", "it was moved aside")
-        except CorruptFileError as exc:
+            existing = ProfileFile.model_validate(read_json(path, "profile", "it was moved aside")).model_dump()
+        except (CorruptFileError, ValidationError) as exc:
             aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
             path.replace(aside)
             logger.warning("%s (to %s); a new profile is written", exc, aside)
     merged = {(r["split"], r["subset"]): r for r in existing.get("records", []) if isinstance(r, dict)}
     merged.update({(r["split"], r["subset"]): r for r in records})
-    payload = {
-        "schema_version": SCHEMA_VERSION,
-        "model": model_name,
-        "task": task_name,
-        "records": [merged[k] for k in sorted(merged)],
-    }
-    atomic_write_json(path, payload)
+    payload = ProfileFile(
+        schema_version=SCHEMA_VERSION, model=model_name, task=task_name, records=[merged[k] for k in sorted(merged)]
+    )
+    atomic_write_json(path, payload.model_dump(mode="json"))
     return path
 
 

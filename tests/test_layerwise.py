@@ -21,7 +21,7 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def backbone(small_rwkv):
     return NativeRwkv6(small_rwkv)
 
@@ -193,3 +193,45 @@ def test_gpt2_through_transformers_with_right_padding(tmp_path):
     alone = np.concatenate([enc.pooled_layers([t]) for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
     assert np.isfinite(together).all()
+
+
+# ---------------------------------------------------------------------------------------- a module like any other
+
+
+def test_backbone_is_a_submodule_of_the_sentence_transformer(backbone, tmp_path, monkeypatch):
+    monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path))
+    model = SentenceTransformer(modules=[LayerwiseEncoder(backbone, [1])], device="cpu")
+    expected = sum(p.numel() for p in backbone.model.parameters())
+    assert expected > 0 and sum(p.numel() for p in model.parameters()) == expected
+    fp32 = model.encode(TEXTS[:2])
+    cache_fp32 = model[0].cache.path
+    model.half()  # reaches the RWKV weights, and the vectors come from another cache file
+    assert backbone.model.rwkv.embeddings.weight.dtype == torch.float16 and model[0].dtype == "float16"
+    assert model[0].cache.path != cache_fp32
+    half = model.encode(TEXTS[:2])
+    assert np.abs(half - fp32).max() > 0  # computed in half precision, not served from the fp32 cache
+    np.testing.assert_allclose(half, fp32, atol=0.05, rtol=0.05)
+
+
+def test_in_memory_model_with_the_default_cache(backbone, tmp_path, monkeypatch):
+    monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path))
+    in_memory = NativeRwkv6.from_model(backbone.model)
+    encoder = LayerwiseEncoder(in_memory, [2])  # cache=True: keyed by the state dict's digest
+    got = encoder.pooled_layers(TEXTS[:3])
+    np.testing.assert_allclose(got, LayerwiseEncoder(backbone, [2], cache=False).pooled_layers(TEXTS[:3]), atol=1e-6)
+    assert len(encoder.cache) == 3 and encoder.cache.path.parent == tmp_path / "vectors"
+
+
+def test_profiler_records_the_dtype_of_a_layerwise_model(backbone, data_env, registered, tmp_path):
+    import mteb
+
+    from rwkv_mteb.profiling import profile
+    from rwkv_mteb.seams import Encoder
+
+    model = SentenceTransformer(modules=[LayerwiseEncoder(backbone, [1], cache=False)], device="cpu")
+    wrapper = profile(Encoder(model, mteb.get_model_meta("RWKV/v6-Finch-1B6-HF (layer=1)"), backbone.revision))
+    task = mteb.get_task("MRPCZeroShot", eval_splits=["validation"])
+    mteb.evaluate(wrapper, task, cache=None, show_progress_bar=False)
+    (record,) = wrapper._rwkv_mteb_profiler.records.values()
+    assert record["dtype"] == "float32" and record["device"] == "cpu" and record["tokens"] > record["sentences"]
+    assert record["revision"] == backbone.revision

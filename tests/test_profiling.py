@@ -20,6 +20,7 @@ def check_record(record):
     assert set(record["versions"]) == {"torch", "transformers", "sentence-transformers", "mteb", "rwkv-mteb"}
 
 
+@pytest.mark.slow
 def test_mteb_run_writes_a_profile_for_every_split(tmp_path, shared_data):
     proc = run(
         "mteb",
@@ -57,6 +58,7 @@ def test_mteb_run_writes_a_profile_for_every_split(tmp_path, shared_data):
     assert mteb.ResultCache(tmp_path).load_results(tasks=["MRPCZeroShot"]).model_results
 
 
+@pytest.mark.slow
 def test_rwkv_mteb_run_profiles_any_mteb_model(tmp_path, shared_data):
     proc = run(
         "rwkv-mteb",

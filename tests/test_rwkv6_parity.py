@@ -26,14 +26,20 @@ TOL = 1e-4
 
 
 @pytest.fixture(scope="module", params=SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
-def pair(request, tmp_path_factory):
+def checkpoint(request, tmp_path_factory):
+    """The checkpoint (files) and the oracle, which no test mutates: shared by the module's tests."""
     layers, hidden = request.param
     root = tmp_path_factory.mktemp(f"parity{layers}x{hidden}")
     make_checkpoint(root / "hf", layers=layers, hidden=hidden, vocab=512, seed=layers + hidden)
     pth = make_checkpoint(root / "pth", layers=layers, hidden=hidden, vocab=512, seed=layers + hidden, fmt="pth")
-    ours = load_rwkv6(root / "hf", with_head=True)
-    oracle = RWKV(str(pth.with_suffix("")), strategy="cpu fp32", verbose=False)
-    return ours, oracle
+    return root / "hf", RWKV(str(pth.with_suffix("")), strategy="cpu fp32", verbose=False)
+
+
+@pytest.fixture
+def pair(checkpoint):
+    """Our model, loaded afresh for each test (tests set its WKV form), with the production defaults."""
+    path, oracle = checkpoint
+    return load_rwkv6(path, with_head=True), oracle
 
 
 def oracle_sequence(oracle, tokens):
@@ -56,7 +62,12 @@ def assert_state_equal(ours_state, oracle_state, row=0):
         torch.testing.assert_close(shift_ffn[row], ref[2], atol=TOL, rtol=0)
 
 
-@pytest.mark.parametrize("wkv_chunk", [1, 16], ids=["loop", "chunked"])
+def test_production_wkv_form_is_the_chunked_one(pair):
+    ours, _ = pair
+    assert {block.attention.wkv_chunk for block in ours.rwkv.blocks} == {8}
+
+
+@pytest.mark.parametrize("wkv_chunk", [1, 8, 5], ids=["loop", "chunked-8", "chunked-5"])
 def test_batched_forward_matches_oracle(pair, wkv_chunk):
     ours, oracle = pair
     ours.set_wkv_chunk(wkv_chunk)
@@ -87,8 +98,7 @@ def test_token_by_token_matches_oracle_in_both_modes(pair):
 
 
 def test_chunks_with_carried_state_equal_one_pass(pair):
-    ours, _ = pair
-    ours.set_wkv_chunk(16)
+    ours, _ = pair  # the production chunk size
     seq = torch.randint(1, 512, (2, 50), generator=torch.Generator().manual_seed(2))
     hidden, _, state = ours(seq)
     carried = ours.initial_state(2)

@@ -20,6 +20,7 @@ def test_minilm_from_package_matches_the_packaged_model():
     np.testing.assert_allclose(ours.encode(sentences), reference.encode(sentences), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_minilm_reproduces_mteb_published_stsb(data_env):
     """Harness check: MTEB publishes 82.03 for all-MiniLM-L6-v2 on STSBenchmark test."""
     import mteb
@@ -30,6 +31,7 @@ def test_minilm_reproduces_mteb_published_stsb(data_env):
     assert round(result.task_results[0].scores["test"][0]["main_score"], 4) == 0.8203
 
 
+@pytest.mark.slow
 def test_mpnet_joined_from_the_five_packages(monkeypatch, tmp_path):
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path))
     model = load_encoder("sentence-transformers/all-mpnet-base-v2")

@@ -24,6 +24,7 @@ def test_vectorised_spearman_matches_scipy():
     np.testing.assert_allclose(got, want, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_interval_coverage_with_a_known_correlation():
     """95% intervals cover the population Spearman (6/pi asin(rho/2) for a normal pair) about 95% of the time."""
     rng = np.random.default_rng(1)
@@ -41,6 +42,7 @@ def test_interval_coverage_with_a_known_correlation():
     assert 0.90 <= fisher / trials <= 0.985
 
 
+@pytest.mark.slow
 def test_paired_test_has_the_right_size():
     """Two encoders equal by construction (same signal, independent noise of the same size): ~5% rejections."""
     rng = np.random.default_rng(2)

@@ -5,7 +5,6 @@ import shutil
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from rwkv_mteb import task_data
 from rwkv_mteb.errors import DataError
 from rwkv_mteb.task_data import load_splits
 from rwkv_mteb.task_spec import load_task_specs
@@ -182,9 +181,3 @@ def test_hub_failure_names_the_fix(monkeypatch):
         monkeypatch.setenv(var, "0")
     with pytest.raises(DataError, match="no route to host.*set RWKV_MTEB_DATA_DIR"):
         load_splits(spec("MRPCZeroShot"), ["validation"])
-
-
-def test_sha256_helper(tmp_path):
-    path = tmp_path / "f"
-    path.write_bytes(b"abc")
-    assert task_data.sha256_of(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

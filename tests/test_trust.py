@@ -246,6 +246,7 @@ def snapshot(folder):
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_provenance_is_the_command_of_each_task_and_split(small_results, tmp_path, data_env):
     board = publish([small_results], tmp_path / "lb")
     commands = {(e["task"], e["split"]): e["provenance"]["command"] for e in board["entries"]}
@@ -258,6 +259,7 @@ def test_provenance_is_the_command_of_each_task_and_split(small_results, tmp_pat
         assert command.startswith("rwkv-mteb protocol") and f"-t {task}" in command
 
 
+@pytest.mark.slow
 def test_a_bad_results_folder_leaves_the_board_untouched(small_results, tmp_path, data_env):
     out = tmp_path / "lb"
     publish([small_results], out)
@@ -283,6 +285,7 @@ def test_a_bad_results_folder_leaves_the_board_untouched(small_results, tmp_path
         ("diagnostics", "sweep diagnostics"),
     ],
 )
+@pytest.mark.slow
 def test_corrupt_side_files_are_named(small_results, tmp_path, data_env, target, what):
     broken = tmp_path / "broken"
     shutil.copytree(small_results, broken)
@@ -308,6 +311,7 @@ def _append(args):
         append_jsonl(path, [{"worker": worker, "i": i, "pad": "x" * 5000}])
 
 
+@pytest.mark.slow
 def test_concurrent_command_logs_lose_nothing(tmp_path):
     path = tmp_path / "commands.jsonl"
     with multiprocessing.get_context("spawn").Pool(2) as pool:
@@ -319,6 +323,7 @@ def test_concurrent_command_logs_lose_nothing(tmp_path):
 # ---------------------------------------------------------------------------------------------- registration
 
 
+@pytest.mark.slow
 def test_one_broken_item_does_not_disable_the_rest(tmp_path, shared_data):
     from tests.test_task_files import MINIMAL
 
@@ -347,6 +352,7 @@ def test_one_broken_item_does_not_disable_the_rest(tmp_path, shared_data):
 
 
 @pytest.mark.parametrize("offline", ["1", "0"])
+@pytest.mark.slow
 def test_unknown_model_name_is_one_line_with_close_matches(tmp_path, shared_data, offline):
     env = cli_env(RWKV_MTEB_DATA_DIR=str(shared_data), HF_HUB_OFFLINE=offline, HF_HUB_ETAG_TIMEOUT="2")
     args = ["run", "-m", "stanfordnlp/glove.6B.51d", "-t", "MRPCZeroShot", "--output-folder", str(tmp_path)]

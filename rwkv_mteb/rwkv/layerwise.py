@@ -89,14 +89,12 @@ class LayerwiseEncoder(InputModule):
     @property
     def cache(self) -> VectorCache | None:
         """The vector cache for the backbone's current weights and dtype (None when caching is off)."""
-        if isinstance(self._cache, VectorCache):
-            return self._cache
-        if not self._cache:
-            return None
-        name = self.backbone.cache_name()
-        if name not in self._open_caches:
-            self._open_caches[name] = VectorCache(cache_dir() / "vectors" / f"{name}.sqlite")
-        return self._open_caches[name]
+        if self._cache is True:
+            name = self.backbone.cache_name()
+            if name not in self._open_caches:
+                self._open_caches[name] = VectorCache(cache_dir() / "vectors" / f"{name}.sqlite")
+            return self._open_caches[name]
+        return None if self._cache is False or self._cache is None else self._cache  # the caller's, or none
 
     @cache.setter
     def cache(self, value: bool | VectorCache) -> None:
