@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.description = "rwkv-mteb: MTEB's commands, plus the project's own (models, protocol, ...)"
     sub = subcommands(parser)
     run_parser = sub.choices["run"]
-    run_parser.set_defaults(func=_profiled_run(run_parser.get_default("func")))
+    # quieter than mteb's default (-v 2 logs its whole argument namespace): warnings and the scores; -v 2 for more
+    run_parser.set_defaults(func=_profiled_run(run_parser.get_default("func")), verbosity=1)
     models = sub.add_parser("models", help="List the model names rwkv-mteb serves, grouped by family")
     models.add_argument("--all", action="store_true", help="every variant name on its own line")
     models.set_defaults(func=_models)

@@ -3,7 +3,8 @@ or appended under a lock), and how they are read (a corrupt file is named, with 
 ``JSONDecodeError``).
 
 MTEB keeps a run as ``<output folder>/results/<model>/<revision>/<task>.json``; beside each result file we keep
-``profiles/<task>.json`` (the profiling hook) and ``commands.jsonl`` (which command produced which split).
+``profiles/<task>.json`` (the profiling hook) and ``commands.jsonl`` (which command produced which split), and
+a sweep writes ``<output folder>/diagnostics/<model>__pooling=<P>.json``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def profile_path(result_path: Path) -> Path:
 
 def commands_path(result_path: Path) -> Path:
     return result_path.parent / COMMANDS_LOG
+
+
+def diagnostics_path(output_folder: Path, model: str, pooling: str) -> Path:
+    """Per-layer diagnostics of a sweep, beside the results (outside MTEB's ``results/`` tree)."""
+    return output_folder / "diagnostics" / f"{model.replace('/', '__')}__pooling={pooling}.json"
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -27,7 +27,15 @@ from mteb.results import TaskResult
 
 from rwkv_mteb import stats
 from rwkv_mteb.errors import CorruptFileError, PublishError
-from rwkv_mteb.files import COMMANDS_LOG, atomic_write_json, atomic_write_text, profile_path, read_json, read_jsonl
+from rwkv_mteb.files import (
+    COMMANDS_LOG,
+    atomic_write_json,
+    atomic_write_text,
+    diagnostics_path,
+    profile_path,
+    read_json,
+    read_jsonl,
+)
 from rwkv_mteb.records import Board, Diagnostics, ProfileFile, schema_text
 
 logger = logging.getLogger(__name__)
@@ -145,7 +153,7 @@ def collect_predictions(folders: list[Path]) -> dict[tuple[str, str], dict[str, 
 def collect_diagnostics(folders: list[Path]) -> list[dict[str, Any]]:
     found = []
     for folder in folders:
-        for path in sorted((folder / "diagnostics").glob("*.json")) if (folder / "diagnostics").is_dir() else []:
+        for path in sorted(diagnostics_path(folder, "*", "*").parent.glob("*.json")):
             fix = "delete it or rerun the sweep that wrote it"
             data = read_json(path, "sweep diagnostics", fix)
             found.append(validated(Diagnostics, data, path, "sweep diagnostics", fix).model_dump())
@@ -396,7 +404,9 @@ def _write_board(board: dict[str, Any], runs: list[Run], out: Path) -> None:
                 shutil.copyfile(run.result_path.parent / extra, dest / extra)
     atomic_write_text(out / "leaderboard.schema.json", schema_text(Board))
     atomic_write_json(out / "leaderboard.json", board)
+    from rwkv_mteb.leaderboard_page import write_page
     from rwkv_mteb.leaderboard_report import write_plots, write_readme
 
     write_readme(board, out / "README.md")
     write_plots(board, out)
+    write_page(board, out / "index.html")

@@ -82,6 +82,7 @@ def write_readme(board: dict[str, Any], path: Path) -> None:
     if board["warnings"]:
         lines += ["## Gaps", ""] + [f"- {w}" for w in board["warnings"]] + [""]
     lines += [
+        "The same board as an interactive page: `index.html` (self-contained; open it in any browser). "
         "Plots: `layers.png` (score by layer with its interval band; sentence encoders as reference lines), "
         "`cost_vs_score.png`" + (", `diagnostics.png`" if board["diagnostics"] else "") + ".",
         "",

@@ -92,12 +92,12 @@ def write_diagnostics(
 ) -> Path:
     """Per-layer diagnostics of the swept sentences, beside the results (read by the leaderboard)."""
     from rwkv_mteb.diagnostics import layer_diagnostics
-    from rwkv_mteb.files import atomic_write_json
+    from rwkv_mteb.files import atomic_write_json, diagnostics_path
 
     rows = layer_diagnostics(vectors)
     for row, layer in zip(rows, layers, strict=True):
         row["layer"] = layer
-    path = output_folder / "diagnostics" / f"{model.replace('/', '__')}__pooling={pooling}.json"
+    path = diagnostics_path(output_folder, model, pooling)
     atomic_write_json(
         path,
         {

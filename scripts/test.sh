@@ -3,5 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# the leaderboard page is tested in a real browser: Chromium from the Debian package (root and apt needed)
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    printf '\n== setup: Chromium (Debian package) for the page tests\n'
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 ||
+        echo "Chromium could not be installed: the page tests will skip, saying so"
+fi
 .venv/bin/ruff check rwkv_mteb tests benchmarks
 exec .venv/bin/python -m pytest -q "$@"

@@ -74,3 +74,21 @@ def no_vector_cache(monkeypatch):
 def result_files(folder: Path, task: str) -> list[Path]:
     """MTEB result files of ``task`` under ``folder`` (not the profiles written beside them)."""
     return sorted(p for p in folder.rglob(f"{task}.json") if p.parent.name != "profiles")
+
+
+@pytest.fixture(scope="session")
+def results(tmp_path_factory, shared_data, small_rwkv):
+    """Real result folders: GloVe on MRPC through `protocol`, and a layer sweep of a small random RWKV-6."""
+    out = tmp_path_factory.mktemp("results")
+    env = cli_env(
+        RWKV_MTEB_DATA_DIR=str(shared_data),
+        RWKV_MTEB_CACHE_DIR=str(out / "cache"),
+        RWKV_MTEB_MODEL_PATHS=f"RWKV/v6-Finch-1B6-HF={small_rwkv}",
+    )
+    for cmd in (
+        ["protocol", "-m", "stanfordnlp/glove.6B.50d", "-t", "MRPCZeroShot", "--eval-splits", "train", "validation"],
+        ["sweep", "-m", "RWKV/v6-Finch-1B6-HF", "-t", "MRPCZeroShot", "--eval-splits", "train", "validation"],
+    ):
+        proc = run("rwkv-mteb", *cmd, "--output-folder", str(out), env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return out

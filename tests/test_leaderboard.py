@@ -12,23 +12,6 @@ from tests.conftest import cli_env, run
 pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory, shared_data, small_rwkv):
-    out = tmp_path_factory.mktemp("results")
-    env = cli_env(
-        RWKV_MTEB_DATA_DIR=str(shared_data),
-        RWKV_MTEB_CACHE_DIR=str(out / "cache"),
-        RWKV_MTEB_MODEL_PATHS=f"RWKV/v6-Finch-1B6-HF={small_rwkv}",
-    )
-    for cmd in (
-        ["protocol", "-m", "stanfordnlp/glove.6B.50d", "-t", "MRPCZeroShot", "--eval-splits", "train", "validation"],
-        ["sweep", "-m", "RWKV/v6-Finch-1B6-HF", "-t", "MRPCZeroShot", "--eval-splits", "train", "validation"],
-    ):
-        proc = run("rwkv-mteb", *cmd, "--output-folder", str(out), env=env)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
-
-
 def build(results, out, data_env):
     from rwkv_mteb.leaderboard import publish
 
@@ -66,6 +49,7 @@ def test_board_contents(results, tmp_path, data_env):
         "layers.png",
         "cost_vs_score.png",
         "diagnostics.png",
+        "index.html",
     } <= {p.name for p in out.iterdir()}
     assert "| `stanfordnlp/glove.6B.50d` | 0.4326 |" in (out / "README.md").read_text()
     import mteb
@@ -77,7 +61,8 @@ def test_board_contents(results, tmp_path, data_env):
 def test_rebuild_is_byte_identical(results, tmp_path, data_env):
     build(results, tmp_path / "a", data_env)
     build(results, tmp_path / "b", data_env)
-    assert (tmp_path / "a" / "leaderboard.json").read_bytes() == (tmp_path / "b" / "leaderboard.json").read_bytes()
+    for name in ("leaderboard.json", "index.html", "README.md"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 def test_gaps_are_null_with_a_warning(results, tmp_path, data_env):

@@ -146,6 +146,8 @@ def test_models_listing_is_grouped_collapsed_and_naturally_sorted():
     assert short.index("stanfordnlp/glove.6B.50d  dim 50") < short.index(
         "sentence-transformers/all-MiniLM-L6-v2  dim 384"
     )
-    names = [line.strip() for line in model_listing(expand=True).splitlines() if "(layer=" in line]
+    names = [
+        line.strip() for line in model_listing(expand=True).splitlines() if line.startswith("  ") and "(layer=" in line
+    ]
     assert len(names) == sum(lm.hidden_states for lm in LANGUAGE_MODELS) * 4
     assert names.index("RWKV/v6-Finch-1B6-HF (layer=2)") < names.index("RWKV/v6-Finch-1B6-HF (layer=10)")

@@ -1,0 +1,156 @@
+"""The published board as a web page, opened in a real headless browser (Chromium from the Debian package,
+driven by Playwright) with every network request refused."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
+
+
+def chromium() -> str | None:
+    for name in (os.environ.get("RWKV_MTEB_CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
+        if name and (path := shutil.which(name)):
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def board(results, tmp_path_factory, shared_data):
+    from rwkv_mteb.leaderboard import publish
+
+    out = tmp_path_factory.mktemp("page") / "lb"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RWKV_MTEB_DATA_DIR", str(shared_data))
+        data = publish([results], out, ["rwkv-mteb", "leaderboard", "--results", "RESULTS", "--out", "OUT"])
+    return out / "index.html", data
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium()
+    if path is None:
+        pytest.skip("no Chromium installed: `apt-get install chromium` (scripts/test.sh does it where it can)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, board):
+    """The page, loaded from file:// with the network cut off; console errors and outside requests recorded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+
+    def route(request_route):
+        if request_route.request.url.startswith("file:"):
+            request_route.continue_()
+        else:
+            outside.append(request_route.request.url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(board[0].as_uri())
+    tab.wait_for_function("window.rwkvMtebBoard !== undefined")
+    tab.errors, tab.outside = errors, outside
+    yield tab
+    context.close()
+
+
+def groups(data):
+    return sorted({f"{e['task']} / {e['split']}" for e in data["entries"]})
+
+
+def show(page, group):
+    page.click(f'nav#groups button[data-group="{group}"]')
+    return page.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.dataset.model)")
+
+
+def test_loads_without_errors_or_network(page, board):
+    html = board[0].read_text()
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', html)
+    assert page.errors == [] and page.outside == []
+    assert page.title() == "rwkv-mteb leaderboard"
+
+
+def test_one_row_per_entry_with_the_board_numbers(page, board):
+    data = board[1]
+    for group in groups(data):
+        entries = {e["model"]: e for e in data["entries"] if f"{e['task']} / {e['split']}" == group}
+        models = show(page, group)
+        assert sorted(models) == sorted(entries)
+        cells = page.eval_on_selector_all(
+            '#scores tbody tr td[data-key="main_score"]', "cells => cells.map(c => c.textContent)"
+        )
+        assert cells == [f"{entries[m]['main_score']:.4f}" for m in models]
+    assert page.errors == []
+
+
+def test_sorting_by_a_column_reorders_the_rows(page, board):
+    group = "MRPCZeroShot / validation"
+    show(page, group)
+    scores = {e["model"]: e["main_score"] for e in board[1]["entries"] if e["split"] == "validation"}
+    descending = page.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.dataset.model)")
+    assert descending == sorted(scores, key=lambda m: -scores[m])
+    page.focus('th button[data-key="main_score"]')
+    page.keyboard.press("Enter")  # keyboard works as well as a click
+    ascending = page.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.dataset.model)")
+    assert ascending == descending[::-1]
+    assert page.get_attribute('th:has(button[data-key="main_score"])', "aria-sort") == "ascending"
+    page.click('th button[data-key="model"]')
+    by_name = page.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.dataset.model)")
+    assert by_name == sorted(scores, reverse=True)
+
+
+def test_family_filter_hides_rows(page):
+    show(page, "MRPCZeroShot / validation")
+    page.uncheck('#family-filter input[value="glove"]')
+    assert "stanfordnlp/glove.6B.50d" not in page.eval_on_selector_all(
+        "#scores tbody tr", "rows => rows.map(r => r.dataset.model)"
+    )
+
+
+def test_layer_plot_has_a_trace_per_model_and_method_and_toggles(page, board):
+    show(page, "MRPCZeroShot / validation")
+    layerwise = {
+        (e["base_model"], e["pooling"])
+        for e in board[1]["entries"]
+        if e["split"] == "validation" and e["layer"] is not None
+    }
+    roles = page.evaluate("document.getElementById('layers').data.map(t => t.meta.role)")
+    assert roles.count("curve") == len(layerwise) == 1
+    assert roles.count("reference") == 1  # GloVe
+    key = "RWKV/v6-Finch-1B6-HF (mean)"
+    page.uncheck(f'#model-toggles input[data-key="{key}"]')
+    visible = page.evaluate(
+        f"document.getElementById('layers').data.filter(t => t.meta.key === {key!r}).map(t => t.visible)"
+    )
+    assert visible and all(v == "legendonly" for v in visible)
+    page.check(f'#model-toggles input[data-key="{key}"]')
+    visible = page.evaluate(
+        f"document.getElementById('layers').data.filter(t => t.meta.key === {key!r}).map(t => t.visible)"
+    )
+    assert all(v is True for v in visible)
+
+
+def test_phone_width_and_dark_theme(browser, board):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    tab = context.new_page()
+    errors = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(board[0].as_uri())
+    tab.wait_for_function("window.rwkvMtebBoard !== undefined")
+    assert tab.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")  # the table scrolls itself
+    tab.click("#theme-toggle")
+    assert tab.evaluate("document.documentElement.dataset.theme") == "light" and errors == []
+    context.close()
