@@ -11,7 +11,7 @@ import torch
 from _common import mrpc_sentences, report
 from rwkv6_forward import build
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv6
+from rwkv_mteb.rwkv.backbones import NativeRwkv
 from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
 
 
@@ -24,7 +24,7 @@ def main() -> None:
         raise SystemExit("no CUDA device: run this on a GPU machine")
     model = build(24, 2048).to("cuda", torch.bfloat16)
     weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
-    backbone = NativeRwkv6.from_model(model)
+    backbone = NativeRwkv.from_model(model)
     ids = WorldTokenizer()(sorted(mrpc_sentences(), key=len))
     batches = [ids[i : i + args.batch_size] for i in range(0, len(ids), args.batch_size)]
     for b in batches[:2]:

@@ -8,7 +8,7 @@ import argparse
 from _common import best_of, mrpc_sentences, report
 from rwkv6_forward import build
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv6
+from rwkv_mteb.rwkv.backbones import NativeRwkv
 from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
 
 
@@ -18,7 +18,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--sentences", type=int, default=128)
     args = parser.parse_args()
-    backbone = NativeRwkv6.from_model(build(args.blocks, args.hidden))
+    backbone = NativeRwkv.from_model(build(args.blocks, args.hidden))
     ids = WorldTokenizer()(sorted(mrpc_sentences(args.sentences), key=len))
     batches = [ids[i : i + 32] for i in range(0, len(ids), 32)]
     every = list(range(backbone.num_hidden_states))

@@ -26,9 +26,9 @@ def point(kind: str, length: int, hidden: int, blocks: int) -> dict[str, float]:
 
     ids = torch.randint(1, 65536, (1, length), generator=torch.Generator().manual_seed(length))
     if kind == "rwkv":
-        from rwkv_mteb.rwkv.backbones import NativeRwkv6
+        from rwkv_mteb.rwkv.backbones import NativeRwkv
 
-        backbone = NativeRwkv6.from_model(build(blocks, hidden))  # the encoder's path: chunks of 1024, state carried
+        backbone = NativeRwkv.from_model(build(blocks, hidden))  # the encoder's path: chunks of 1024, state carried
         layers = list(range(backbone.num_hidden_states))
 
         def run() -> None:

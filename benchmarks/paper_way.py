@@ -11,7 +11,7 @@ import torch
 from _common import mrpc_sentences, report
 from rwkv6_forward import build
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv6
+from rwkv_mteb.rwkv.backbones import NativeRwkv
 from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
 
 PAPER_LAYERS = [1, 3, 5, 7, 9, 11]
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=64)
     args = parser.parse_args()
     model = build(args.blocks, args.hidden)
-    backbone = NativeRwkv6.from_model(model)
+    backbone = NativeRwkv.from_model(model)
     ids = WorldTokenizer()(sorted(mrpc_sentences(args.sentences), key=len))
     batches = [ids[i : i + 32] for i in range(0, len(ids), 32)]
 

@@ -94,7 +94,7 @@ class UncheckedCache:
 
 
 def sweep_overhead(blocks: int, hidden: int, sentences: int, rounds: int) -> dict:
-    from rwkv_mteb.rwkv.backbones import NativeRwkv6
+    from rwkv_mteb.rwkv.backbones import NativeRwkv
     from rwkv_mteb.rwkv.checkpoint import random_state_dict
     from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
     from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Config, Rwkv6Model
@@ -103,7 +103,7 @@ def sweep_overhead(blocks: int, hidden: int, sentences: int, rounds: int) -> dic
     config = Rwkv6Config(vocab_size=65536, hidden_size=hidden, num_hidden_layers=blocks, attention_hidden_size=hidden)
     model = Rwkv6Model(config, with_head=False)
     model.load_state_dict({k: v for k, v in random_state_dict(config).items() if k != "head.weight"})
-    backbone = NativeRwkv6.from_model(model.eval())
+    backbone = NativeRwkv.from_model(model.eval())
     texts = sorted(dict.fromkeys(mrpc_sentences()), key=len, reverse=True)[:sentences]
     layers = list(range(backbone.num_hidden_states))
 

@@ -144,33 +144,36 @@ def _make_checkpoint(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from rwkv_mteb.rwkv.checkpoint import make_checkpoint
+    from rwkv_mteb.rwkv.checkpoint7 import make_checkpoint7
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
         raise RwkvMtebError(f"{out} exists and is not empty; choose another --out or pass --force to overwrite it")
-    written = make_checkpoint(
+    make = make_checkpoint7 if args.arch == "rwkv7" else make_checkpoint
+    written = make(
         out,
         layers=args.layers,
         hidden=args.hidden,
         head_size=args.head_size,
         vocab=args.vocab,
         seed=args.seed,
-        fmt=args.format,
+        fmt=args.format or ("pth" if args.arch == "rwkv7" else "hf"),
         ffn=args.ffn,
     )
-    print(f"random RWKV-6 checkpoint ({args.layers} x {args.hidden}, seed {args.seed}) written to {written}")
+    arch = "RWKV-7" if args.arch == "rwkv7" else "RWKV-6"
+    print(f"random {arch} checkpoint ({args.layers} x {args.hidden}, seed {args.seed}) written to {written}")
 
 
 def _add_make_checkpoint(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("make-checkpoint", help="Write a random RWKV-6 checkpoint (tests, demos, benchmarks)")
-    p.add_argument("--arch", default="rwkv6", choices=["rwkv6"])
+    p = sub.add_parser("make-checkpoint", help="Write a random RWKV-6 or RWKV-7 checkpoint (tests, demos, benchmarks)")
+    p.add_argument("--arch", default="rwkv6", choices=["rwkv6", "rwkv7"])
     p.add_argument("--layers", type=positive_int, required=True)
     p.add_argument("--hidden", type=positive_int, required=True)
     p.add_argument("--head-size", type=positive_int, default=64)
     p.add_argument("--vocab", type=positive_int, default=65536)
     p.add_argument("--ffn", type=positive_int, default=None, help="default: int(hidden * 3.5) // 32 * 32")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--format", default="hf", choices=["hf", "pth"])
+    p.add_argument("--format", default=None, choices=["hf", "pth"], help="default: hf for rwkv6, pth for rwkv7")
     p.add_argument("--out", required=True)
     p.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     p.set_defaults(func=_make_checkpoint)

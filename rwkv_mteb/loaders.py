@@ -81,7 +81,7 @@ def vector_cache_enabled() -> bool:
 
 def resolve_source(base: str, name: str, family: str, revision: str | None) -> tuple[str | Path, bool]:
     """(where the weights are, whether that is a local path): a user-mapped copy (the variant's name or the
-    bare hub id), else the hub (RWKV-6 as a downloaded snapshot, transformers models by name)."""
+    bare hub id), else the hub (RWKV-6 and RWKV-7 as downloaded snapshots, transformers models by name)."""
     for candidate in (name, base):
         path = local_path(candidate)
         if path is not None:

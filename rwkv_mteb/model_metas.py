@@ -32,6 +32,13 @@ SIMCSE_CITATION = """@inproceedings{gao-etal-2021-simcse,
   pages = {6894--6910},
 }"""
 
+RWKV7_CITATION = """@article{peng-etal-2025-goose,
+  title = {{RWKV-7} "Goose" with Expressive Dynamic State Evolution},
+  author = {Peng, Bo and Zhang, Ruichong and Goldstein, Daniel and others},
+  journal = {arXiv preprint arXiv:2503.14456},
+  year = {2025},
+}"""
+
 RWKV_CITATION = """@inproceedings{peng-etal-2024-eagle,
   title = {Eagle and Finch: {RWKV} with Matrix-Valued States and Dynamic Recurrence},
   author = {Peng, Bo and Goldstein, Daniel and Anthony, Quentin and others},
@@ -143,7 +150,7 @@ def sbert_metas(registry: dict[str, ModelMeta], names: list[str]) -> list[ModelM
 @dataclass(frozen=True)
 class LanguageModel:
     name: str
-    family: str  # "rwkv6" (our model code) or "transformers"
+    family: str  # "rwkv6", "rwkv7" (our model code) or "transformers"
     hidden_states: int  # entries in the reference layout
     width: int
     n_parameters: int
@@ -163,6 +170,24 @@ LANGUAGE_MODELS = [
     ),
     LanguageModel(
         "RWKV/v6-Finch-7B-HF", "rwkv6", 33, 4096, 7_600_000_000, "apache-2.0", "2024-05-01", INF, RWKV_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-191M-world", "rwkv7", 13, 768, 191_000_000, "apache-2.0", "2025-01-28", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-0.4B-world", "rwkv7", 25, 1024, 450_000_000, "apache-2.0", "2025-02-10", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-1.5B-world", "rwkv7", 25, 2048, 1_520_000_000, "apache-2.0", "2025-02-10", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-2.9B-world", "rwkv7", 33, 2560, 2_950_000_000, "apache-2.0", "2025-02-20", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-0.1B-g1", "rwkv7", 13, 768, 191_000_000, "apache-2.0", "2025-03-10", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-0.4B-g1", "rwkv7", 25, 1024, 450_000_000, "apache-2.0", "2025-04-01", INF, RWKV7_CITATION
     ),
     LanguageModel("RWKV/rwkv-4-169m-pile", "transformers", 13, 768, 169_000_000, "apache-2.0", "2023-05-01", INF),
     LanguageModel("RWKV/rwkv-4-430m-pile", "transformers", 25, 1024, 430_000_000, "apache-2.0", "2023-05-01", INF),

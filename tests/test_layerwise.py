@@ -5,7 +5,7 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv6, TransformersModel
+from rwkv_mteb.rwkv.backbones import NativeRwkv, TransformersModel
 from rwkv_mteb.rwkv.checkpoint import CheckpointError
 from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
 from rwkv_mteb.rwkv.vector_cache import VectorCache
@@ -23,7 +23,7 @@ TEXTS = [
 
 @pytest.fixture
 def backbone(small_rwkv):
-    return NativeRwkv6(small_rwkv)
+    return NativeRwkv(small_rwkv)
 
 
 def encoder(backbone, layers, pooling="mean", combine="mean"):
@@ -79,7 +79,7 @@ def test_long_input_in_chunks_equals_one_pass(tmp_path):
     from rwkv_mteb.rwkv.checkpoint import make_checkpoint
 
     path = make_checkpoint(tmp_path / "tiny", layers=2, hidden=64, seed=3)
-    chunked = NativeRwkv6(path, chunk_tokens=512)
+    chunked = NativeRwkv(path, chunk_tokens=512)
     ids = torch.randint(1, 65536, (1, 10_000), generator=torch.Generator().manual_seed(0)).tolist()
     for pooling in ("mean", "max", "first_last"):
         got = chunked.pooled(ids, [0, 1, 2], pooling)
@@ -97,7 +97,7 @@ def test_layer_the_model_lacks(backbone):
 def test_token_ids_beyond_the_embedding_table(tmp_path):
     from rwkv_mteb.rwkv.checkpoint import make_checkpoint
 
-    small_vocab = NativeRwkv6(make_checkpoint(tmp_path / "v", layers=1, hidden=64, vocab=100))
+    small_vocab = NativeRwkv(make_checkpoint(tmp_path / "v", layers=1, hidden=64, vocab=100))
     with pytest.raises(CheckpointError, match="has only 100 embeddings"):
         small_vocab.pooled(small_vocab.tokenizer(["hello world"]), [0], "mean")
 
@@ -215,7 +215,7 @@ def test_backbone_is_a_submodule_of_the_sentence_transformer(backbone, tmp_path,
 
 def test_in_memory_model_with_the_default_cache(backbone, tmp_path, monkeypatch):
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path))
-    in_memory = NativeRwkv6.from_model(backbone.model)
+    in_memory = NativeRwkv.from_model(backbone.model)
     encoder = LayerwiseEncoder(in_memory, [2])  # cache=True: keyed by the state dict's digest
     got = encoder.pooled_layers(TEXTS[:3])
     np.testing.assert_allclose(got, LayerwiseEncoder(backbone, [2], cache=False).pooled_layers(TEXTS[:3]), atol=1e-6)

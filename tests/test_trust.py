@@ -379,14 +379,14 @@ def test_cli_refuses_bad_arguments_and_overwrites(tmp_path, capsys):
 
 
 def test_in_memory_backbone_has_a_state_dict_identity():
-    from rwkv_mteb.rwkv.backbones import NativeRwkv6
+    from rwkv_mteb.rwkv.backbones import NativeRwkv
     from rwkv_mteb.rwkv.checkpoint import random_state_dict
     from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Config, Rwkv6Model
 
     config = Rwkv6Config(vocab_size=300, hidden_size=64, num_hidden_layers=1, attention_hidden_size=64)
     model = Rwkv6Model(config, with_head=False)
     model.load_state_dict({k: v for k, v in random_state_dict(config).items() if k != "head.weight"})
-    first = NativeRwkv6.from_model(model).identity
+    first = NativeRwkv.from_model(model).identity
     with torch.no_grad():
         model.rwkv.ln_out.bias.add_(1e-3)
-    assert NativeRwkv6.from_model(model).identity != first
+    assert NativeRwkv.from_model(model).identity != first

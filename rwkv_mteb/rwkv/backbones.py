@@ -4,8 +4,9 @@ states of the requested layers out.
 Each backbone is a ``torch.nn.Module`` holding the model as a submodule, so the ``SentenceTransformer`` built
 on it moves, casts, counts and saves its weights like any other (``.to``, ``.half``, ``.parameters``).
 
-- ``NativeRwkv6``: our exact RWKV-6 (:mod:`rwkv_mteb.rwkv.modeling_rwkv6`); long inputs run in chunks with
-  the recurrent state carried over, and the forward pass stops after the deepest requested layer.
+- ``NativeRwkv``: our exact RWKV-6 and RWKV-7 (:mod:`rwkv_mteb.rwkv.modeling_rwkv6`, ``modeling_rwkv7``); long
+  inputs run in chunks with the recurrent state carried over, and the forward pass stops after the deepest
+  requested layer.
 - ``TransformersModel``: any transformers model that returns hidden states (RWKV-4 ``RwkvModel``, GPT-2,
   Pythia, Mamba, ...). RWKV-4's inference-time halving of the hidden state every ``rescale_every`` blocks is
   switched off, so layers keep their true scale and can be averaged or concatenated.
@@ -27,9 +28,11 @@ from torch import nn
 
 from rwkv_mteb.identity import content_digest, hub_commit, path_digest, revision_of, state_dict_digest
 from rwkv_mteb.rwkv.checkpoint import VOCAB_FILE, CheckpointError, load_rwkv6, weight_files
+from rwkv_mteb.rwkv.checkpoint7 import blinkdl_to_fla, is_rwkv7, load_rwkv7
 from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Model
+from rwkv_mteb.rwkv.modeling_rwkv7 import Rwkv7Model
 from rwkv_mteb.rwkv.pooling import PoolAccumulator
-from rwkv_mteb.rwkv.tokenizers import HFTokenizer, WorldTokenizer
+from rwkv_mteb.rwkv.tokenizers import ByteTokenizer, HFTokenizer, WorldTokenizer, rwkv_tokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -52,7 +55,7 @@ class Backbone(nn.Module):
     """What the layer-wise encoder needs of a language model."""
 
     family: ClassVar[str]
-    tokenizer: WorldTokenizer | HFTokenizer
+    tokenizer: WorldTokenizer | ByteTokenizer | HFTokenizer
     num_hidden_states: int
     hidden_size: int
 
@@ -108,31 +111,38 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
 
-class NativeRwkv6(Backbone):
-    family = "rwkv6"
+class NativeRwkv(Backbone):
+    """Our exact RWKV-6 or RWKV-7 (the checkpoint says which): long inputs run in chunks with the recurrent
+    state carried over, and the forward pass stops after the deepest requested layer."""
 
     def __init__(
         self, source: Path, dtype: str = "float32", device: str | torch.device = "cpu", chunk_tokens: int = 1024
     ) -> None:
         super().__init__(Path(source))
         self.chunk_tokens = chunk_tokens
-        self.model = load_rwkv6(self.source, dtype=_check_dtype(dtype), device=device, with_head=False)
+        self.family = "rwkv7" if is_rwkv7(self.source) else "rwkv6"
+        load = load_rwkv7 if self.family == "rwkv7" else load_rwkv6
+        self.model = load(self.source, dtype=_check_dtype(dtype), device=device, with_head=False)
         folder = self.source if self.source.is_dir() else self.source.parent
-        vocab = folder / VOCAB_FILE
-        self.tokenizer = WorldTokenizer(vocab if vocab.is_file() else None)
+        self.tokenizer = rwkv_tokenizer(folder, self._vocab_size())
         self._init_shape()
+
+    def _vocab_size(self) -> int:
+        return self.model.config.vocab_size
 
     def _init_shape(self) -> None:
         self.num_hidden_states = self.model.num_hidden_states
         self.hidden_size = self.model.config.hidden_size
 
     @classmethod
-    def from_model(cls, model: Rwkv6Model, chunk_tokens: int = 1024) -> NativeRwkv6:
+    def from_model(cls, model: Rwkv6Model | Rwkv7Model, chunk_tokens: int = 1024) -> NativeRwkv:
         """A backbone around a model already in memory; its identity is a digest of its state dict."""
         backbone = cls.__new__(cls)
         Backbone.__init__(backbone, "in-memory")
         backbone.chunk_tokens = chunk_tokens
-        backbone.model, backbone.tokenizer = model, WorldTokenizer()
+        backbone.family = "rwkv7" if isinstance(model, Rwkv7Model) else "rwkv6"
+        backbone.model = model
+        backbone.tokenizer = ByteTokenizer() if model.config.vocab_size == 256 else WorldTokenizer()
         backbone._init_shape()
         return backbone
 
@@ -142,7 +152,8 @@ class NativeRwkv6(Backbone):
         _, files = weight_files(self.source)
         folder = self.source if self.source.is_dir() else self.source.parent
         extra = [folder / "config.json"] if (folder / "config.json").is_file() else []
-        return [*files, *extra, self.tokenizer.vocab_file], None
+        vocab = [self.tokenizer.vocab_file] if self.tokenizer.vocab_file else []
+        return [*files, *extra, *vocab], None
 
     @torch.no_grad()
     def pooled(self, ids: list[list[int]], layers: list[int], pooling: str) -> torch.Tensor:
@@ -152,7 +163,7 @@ class NativeRwkv6(Backbone):
         if int(tokens.max()) >= vocab:
             raise CheckpointError(
                 f"the tokenizer produced id {int(tokens.max())}, but {self.source} has only {vocab} embeddings; "
-                f"the checkpoint needs the World vocabulary (65536 rows) or its own {VOCAB_FILE}"
+                f"give the checkpoint its own {VOCAB_FILE} (the World vocabulary needs 65536 rows)"
             )
         slots = {layer: i for i, layer in enumerate(layers)}
         deepest = max(layers)
@@ -172,8 +183,13 @@ class NativeRwkv6(Backbone):
 
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in self.model.state_dict().items()}
+        if self.family == "rwkv7":
+            state = blinkdl_to_fla(state)
+            config = self.model.config.to_dict()
+        else:
+            config = self.model.config.to_hf_dict()
         save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
-        (folder / "config.json").write_text(json.dumps(self.model.config.to_hf_dict(), indent=2) + "\n")
+        (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         self.tokenizer.save(folder)
 
 
@@ -198,7 +214,13 @@ class TransformersModel(Backbone):
             config.rescale_every = 0  # keep every layer at its true scale (see the module docstring)
         self.model = AutoModel.from_pretrained(str(source), config=config, dtype=_check_dtype(dtype), **kwargs)
         self.model.to(device).eval()
-        self.tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(str(source), **kwargs))
+        has_tokenizer = not local or any(
+            (Path(source) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.json")
+        )
+        if not has_tokenizer and config.vocab_size == 256:  # byte-level (e.g. rwkv.cpp's test models)
+            self.tokenizer = ByteTokenizer()
+        else:
+            self.tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(str(source), **kwargs))
         # a model read from the hub is identified by the commit it came from
         self._hub_commit = None if local else getattr(config, "_commit_hash", None) or revision
         self.num_hidden_states = config.num_hidden_layers + 1

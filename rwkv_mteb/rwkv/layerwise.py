@@ -21,7 +21,7 @@ import torch
 from sentence_transformers.base.modules import InputModule
 
 from rwkv_mteb.config import cache_dir
-from rwkv_mteb.rwkv.backbones import Backbone, NativeRwkv6, TransformersModel
+from rwkv_mteb.rwkv.backbones import Backbone, NativeRwkv, TransformersModel
 from rwkv_mteb.rwkv.pooling import POOLINGS
 from rwkv_mteb.rwkv.vector_cache import VectorCache
 
@@ -36,11 +36,11 @@ def load_backbone(
     revision: str | None = None,
     local_only: bool = True,
 ) -> Backbone:
-    if family == "rwkv6":
-        return NativeRwkv6(Path(source), dtype=dtype, device=device)
+    if family in ("rwkv6", "rwkv7"):  # the checkpoint itself says which
+        return NativeRwkv(Path(source), dtype=dtype, device=device)
     if family == "transformers":
         return TransformersModel(source, dtype=dtype, device=device, revision=revision, local_only=local_only)
-    raise ValueError(f"unknown backbone family {family!r}; use 'rwkv6' or 'transformers'")
+    raise ValueError(f"unknown backbone family {family!r}; use 'rwkv6', 'rwkv7' or 'transformers'")
 
 
 class LayerwiseEncoder(InputModule):

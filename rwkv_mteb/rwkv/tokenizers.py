@@ -1,9 +1,12 @@
-"""Text to token ids: RWKV's "World" tokenizer for RWKV-6 (greedy longest byte match over
-rwkv_vocab_v20230424.txt, no BOS), the checkpoint's own tokenizer for models from transformers."""
+"""Text to token ids: RWKV's "World" tokenizer (greedy longest byte match over rwkv_vocab_v20230424.txt, no BOS),
+raw UTF-8 bytes for byte-level checkpoints (vocabulary 256, e.g. rwkv.cpp's test models), the checkpoint's own
+tokenizer for models from transformers. :func:`rwkv_tokenizer` picks one from the checkpoint, never assuming."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from rwkv_mteb.rwkv.checkpoint import VOCAB_FILE, CheckpointError
 
 
 class WorldTokenizer:
@@ -25,6 +28,34 @@ class WorldTokenizer:
         import shutil
 
         shutil.copyfile(self.vocab_file, folder / self.vocab_file.name)
+
+
+class ByteTokenizer:
+    """Byte-level models: token id = byte value of the UTF-8 text; an empty text is ``[0]`` (end of text)."""
+
+    empty_id = 0
+    vocab_file = None
+
+    def __call__(self, texts: list[str]) -> list[list[int]]:
+        return [list(text.encode("utf-8")) or [self.empty_id] for text in texts]
+
+    def save(self, folder: Path) -> None:
+        """Nothing to save: a 256-row embedding table says "bytes"."""
+
+
+def rwkv_tokenizer(folder: Path, vocab_size: int) -> WorldTokenizer | ByteTokenizer:
+    """The tokenizer of an RWKV checkpoint: its own World vocabulary file when it has one, bytes for a vocabulary
+    of 256, the World vocabulary for 65,536 rows; anything else must bring its vocabulary file."""
+    if (folder / VOCAB_FILE).is_file():
+        return WorldTokenizer(folder / VOCAB_FILE)
+    if vocab_size == 256:
+        return ByteTokenizer()
+    if vocab_size == 65536:
+        return WorldTokenizer()
+    raise CheckpointError(
+        f"the checkpoint in {folder} has {vocab_size} embeddings and no {VOCAB_FILE} beside it; put the "
+        "tokenizer's vocabulary file in that folder (World: 65,536 ids, bytes: 256)"
+    )
 
 
 class HFTokenizer:
