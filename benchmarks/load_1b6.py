@@ -16,14 +16,16 @@ from pathlib import Path
 from _common import report
 
 LOADER = """
-import json, resource, sys, time
+import json, re, sys, time
+from pathlib import Path
 start = time.perf_counter()
 from rwkv_mteb.rwkv.checkpoint import load_rwkv6
 model = load_rwkv6(sys.argv[1])
 seconds = time.perf_counter() - start
 params = sum(p.numel() for p in model.parameters())
-print(json.dumps({"load_seconds": seconds, "parameters_loaded": params,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM is this process image's own peak; ru_maxrss would include the forking parent's (it survives exec)
+peak = int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
+print(json.dumps({"load_seconds": seconds, "parameters_loaded": params, "peak_rss_mb": peak}))
 """
 
 
