@@ -17,6 +17,14 @@ class ModelUnavailableError(RwkvMtebError):
     """The weights of a model can be found neither locally nor on the hub."""
 
 
+class UnknownModelError(ModelUnavailableError, KeyError):
+    """A model name neither registered nor loadable. Also a ``KeyError``: that is what mteb raises for an unknown
+    name, and what its own callers catch."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class CorruptFileError(RwkvMtebError):
     """A file the project reads (result, profile, model meta, provenance log, diagnostics, ...) cannot be parsed."""
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper, _resolve_model_prompts
 
-from rwkv_mteb.errors import CorruptFileError, ModelUnavailableError, RwkvMtebError
+from rwkv_mteb.errors import CorruptFileError, RwkvMtebError, UnknownModelError
 
 TESTED_MTEB = ("2.26",)
 
@@ -140,7 +140,7 @@ def install_unknown_model_errors(our_names: Callable[[], list[str]]) -> None:
             close = difflib.get_close_matches(model_name, names, n=3, cutoff=0.8)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
-            raise ModelUnavailableError(
+            raise UnknownModelError(
                 f"unknown model {model_name!r}: neither rwkv-mteb nor mteb registers it, and it could not be "
                 f"loaded from the Hugging Face hub ({reason}){hint} (`rwkv-mteb models` lists ours)"
             ) from None

@@ -64,6 +64,10 @@ def test_unknown_model_names(monkeypatch):
     with pytest.raises(ModelUnavailableError, match=r"unknown model 'stanfordnlp/glove\.6B\.51d'.*did you mean"):
         mteb.get_model("stanfordnlp/glove.6B.51d")
     assert mteb.get_model_meta("stanfordnlp/glove.6B.50d").name == "stanfordnlp/glove.6B.50d"
+    with pytest.raises(KeyError):  # what mteb's own callers catch (e.g. for `adapted_from` lookups)
+        mteb.get_model_meta("not-registered/anywhere", fetch_from_hf=False)
+    # our declarations name models MTEB does not know in `adapted_from`: its lookups must still work
+    assert mteb.get_model_meta("RWKV/v6-Finch-1B6-HF (layer=3)").get_training_datasets() is not None
 
 
 def test_models_loaded_by_mteb_wrapped_and_evaluations_captured():
