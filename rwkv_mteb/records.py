@@ -152,7 +152,8 @@ class Diagnostics(_Record):
     model: str
     pooling: str
     tasks: list[str]
-    sentences: int
+    sentences: int = Field(description="distinct sentences the diagnostics were computed on (a seeded sample)")
+    sentences_swept: int | None = Field(default=None, description="distinct sentences the sweep encoded")
     layers: list[LayerDiagnostics]
 
 

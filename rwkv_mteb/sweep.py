@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from rwkv_mteb.model_metas import LANGUAGE_MODELS_BY_NAME, variant_name
@@ -61,7 +62,14 @@ def sweep(
     ):
         encoder.pooled_layers(unique[start : start + batch_size])
 
-    write_diagnostics(model, pooling, layers, encoder.pooled_layers(unique), Path(output_folder), tasks)
+    # diagnostics on a seeded sample of the distinct sentences, read back batch by batch: memory stays bounded
+    # whatever the number of sentences swept
+    sample = diagnostic_sample(unique)
+    vectors = np.concatenate(
+        [encoder.pooled_layers(sample[i : i + batch_size]) for i in range(0, len(sample), batch_size)]
+    )
+    write_diagnostics(model, pooling, layers, vectors, Path(output_folder), tasks, swept=len(unique))
+    del vectors
 
     results = []
     cache = mteb.ResultCache(output_folder)
@@ -82,6 +90,18 @@ def sweep(
     return results
 
 
+DIAGNOSTIC_SAMPLE = 1024  # distinct sentences the layer diagnostics are computed on
+
+
+def diagnostic_sample(texts: list[str], size: int | None = None, seed: int = 0) -> list[str]:
+    """A seeded sample of ``texts`` (all of them when there are fewer), in their original order."""
+    size = DIAGNOSTIC_SAMPLE if size is None else size
+    if len(texts) <= size:
+        return list(texts)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(texts), size=size, replace=False))
+    return [texts[i] for i in chosen]
+
+
 def write_diagnostics(
     model: str,
     pooling: str,
@@ -89,6 +109,7 @@ def write_diagnostics(
     vectors,
     output_folder: Path,  # type: ignore[no-untyped-def]
     tasks: list[str],
+    swept: int | None = None,
 ) -> Path:
     """Per-layer diagnostics of the swept sentences, beside the results (read by the leaderboard)."""
     from rwkv_mteb.diagnostics import layer_diagnostics
@@ -105,6 +126,7 @@ def write_diagnostics(
             "pooling": pooling,
             "tasks": sorted(tasks),
             "sentences": int(vectors.shape[0]),
+            "sentences_swept": swept,
             "layers": rows,
         },
     )

@@ -235,3 +235,29 @@ def test_profiler_records_the_dtype_of_a_layerwise_model(backbone, data_env, reg
     (record,) = wrapper._rwkv_mteb_profiler.records.values()
     assert record["dtype"] == "float32" and record["device"] == "cpu" and record["tokens"] > record["sentences"]
     assert record["revision"] == backbone.revision
+
+
+def test_sweep_diagnostics_read_a_bounded_sample_batch_by_batch(
+    small_rwkv, data_env, registered, tmp_path, monkeypatch
+):
+    import json
+
+    from rwkv_mteb import sweep as sweep_module
+
+    monkeypatch.setenv("RWKV_MTEB_MODEL_PATHS", f"RWKV/v6-Finch-1B6-HF={small_rwkv}")
+    monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sweep_module, "DIAGNOSTIC_SAMPLE", 100)
+    sizes = []
+    original = LayerwiseEncoder.pooled_layers
+    monkeypatch.setattr(
+        LayerwiseEncoder, "pooled_layers", lambda self, texts, *a: sizes.append(len(texts)) or original(self, texts, *a)
+    )
+    sweep_module.sweep(
+        "RWKV/v6-Finch-1B6-HF", ["MRPCZeroShot"], [1, 2], output_folder=tmp_path, eval_splits=["validation"],
+        batch_size=16, show_progress_bar=False,
+    )  # fmt: skip
+    (path,) = (tmp_path / "diagnostics").glob("*.json")
+    diagnostics = json.loads(path.read_text())
+    assert diagnostics["sentences"] == 100 and diagnostics["sentences_swept"] > 700
+    assert max(sizes) <= 32  # never all sentences at once: the sweep's batches, then MTEB's (32)
+    assert sweep_module.diagnostic_sample(list("abcdefgh"), 3) == sweep_module.diagnostic_sample(list("abcdefgh"), 3)
