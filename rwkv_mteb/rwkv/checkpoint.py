@@ -208,21 +208,30 @@ def load_rwkv6(
 # --------------------------------------------------------------------------- random checkpoints
 
 
+class RandomDraws:
+    """Seeded draws for random checkpoints (RWKV-6 here, RWKV-7 in ``checkpoint7``)."""
+
+    def __init__(self, seed: int) -> None:
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def normal(self, *shape: int, std: float) -> torch.Tensor:
+        return torch.randn(*shape, generator=self.gen) * std
+
+    def uniform(self, *shape: int, low: float, high: float) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.gen) * (high - low) + low
+
+    def norm_pair(self, prefix: str, width: int) -> dict[str, torch.Tensor]:
+        """A layer or group norm's affine: weight near 1, bias near 0, both nonzero."""
+        return {f"{prefix}.weight": 1 + self.normal(width, std=0.1), f"{prefix}.bias": self.normal(width, std=0.1)}
+
+
 def random_state_dict(config: Rwkv6Config, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random weights whose activations stay of order 1 through many blocks, with decays spread over (0, 1)
     and nonzero norm affines, so every parameter is exercised."""
-    gen = torch.Generator().manual_seed(seed)
+    draws = RandomDraws(seed)
+    normal, uniform, norm_pair = draws.normal, draws.uniform, draws.norm_pair
     c, a, f = config.hidden_size, config.attention_hidden_size, config.ffn_size
     h, n, v = config.num_heads, config.head_size, config.vocab_size
-
-    def normal(*shape: int, std: float) -> torch.Tensor:
-        return torch.randn(*shape, generator=gen) * std
-
-    def uniform(*shape: int, low: float, high: float) -> torch.Tensor:
-        return torch.rand(*shape, generator=gen) * (high - low) + low
-
-    def norm_pair(prefix: str, width: int) -> dict[str, torch.Tensor]:
-        return {f"{prefix}.weight": 1 + normal(width, std=0.1), f"{prefix}.bias": normal(width, std=0.1)}
 
     state = {"rwkv.embeddings.weight": normal(v, c, std=1.0)}
     state |= norm_pair("rwkv.blocks.0.pre_ln", c)

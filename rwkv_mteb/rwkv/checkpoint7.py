@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from rwkv_mteb.errors import RwkvMtebError
-from rwkv_mteb.rwkv.checkpoint import CheckpointError, _read_safetensors, weight_files
+from rwkv_mteb.rwkv.checkpoint import CheckpointError, RandomDraws, _read_safetensors, weight_files
 from rwkv_mteb.rwkv.modeling_rwkv7 import Rwkv7Config, Rwkv7Model
 
 _FLA_TOP = {"model.embeddings.weight": "emb.weight", "model.norm.weight": "ln_out.weight"}
@@ -149,17 +149,9 @@ def load_rwkv7(
 def random_state_dict7(config: Rwkv7Config, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random weights whose activations stay of order 1 through many blocks, with decays spread over their
     range, in-context rates and gates away from saturation, and every parameter exercised."""
-    gen = torch.Generator().manual_seed(seed)
+    draws = RandomDraws(seed)
+    normal, uniform, norm_pair = draws.normal, draws.uniform, draws.norm_pair
     c, f, v = config.hidden_size, config.ffn_size, config.vocab_size
-
-    def normal(*shape: int, std: float) -> torch.Tensor:
-        return torch.randn(*shape, generator=gen) * std
-
-    def uniform(*shape: int, low: float, high: float) -> torch.Tensor:
-        return torch.rand(*shape, generator=gen) * (high - low) + low
-
-    def norm_pair(prefix: str, width: int) -> dict[str, torch.Tensor]:
-        return {f"{prefix}.weight": 1 + normal(width, std=0.1), f"{prefix}.bias": normal(width, std=0.1)}
 
     state = {"emb.weight": normal(v, c, std=1.0)}
     state |= norm_pair("blocks.0.ln0", c)
