@@ -68,6 +68,19 @@ def _shift(x: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
     return torch.cat([last.unsqueeze(1), x[:, :-1]], dim=1) - x
 
 
+def delta_step(
+    state: torch.Tensor,
+    w: torch.Tensor,
+    kk: torch.Tensor,
+    b: torch.Tensor,
+    v: torch.Tensor | None,
+    k: torch.Tensor | None,
+) -> torch.Tensor:
+    """One step of the rule, S <- S diag(w) - (S kk) b^T (+ v k^T); vectors (..., N), state (..., N, N)."""
+    state = state * w[..., None, :] - (state @ kk[..., :, None]) @ b[..., None, :]
+    return state if v is None or k is None else state + v[..., :, None] * k[..., None, :]
+
+
 def wkv7_loop(
     r: torch.Tensor,
     w: torch.Tensor,
@@ -84,11 +97,7 @@ def wkv7_loop(
     out = torch.empty_like(r)
     b = kk * a
     for t in range(r.shape[1]):
-        state = (
-            state * w[:, t, :, None, :]
-            - (state @ kk[:, t, :, :, None]) @ b[:, t, :, None, :]
-            + v[:, t, :, :, None] * k[:, t, :, None, :]
-        )
+        state = delta_step(state, w[:, t], kk[:, t], b[:, t], v[:, t], k[:, t])
         out[:, t] = (state @ r[:, t, :, :, None]).squeeze(-1)
     return out, state
 
@@ -125,8 +134,8 @@ def wkv7_chunked(
     bc = kkc * blocks(a)
 
     def step(s: torch.Tensor, t: int, inputs: bool) -> torch.Tensor:
-        s = s * wc[..., t, None, :] - (s @ kkc[..., t, :, None]) @ bc[..., t, None, :]
-        return s + vc[..., t, :, None] * kc[..., t, None, :] if inputs else s
+        v_t, k_t = (vc[..., t, :], kc[..., t, :]) if inputs else (None, None)
+        return delta_step(s, wc[..., t, :], kkc[..., t, :], bc[..., t, :], v_t, k_t)
 
     eye = torch.eye(size, dtype=r.dtype, device=r.device).expand(batch, chunks, heads, size, size)
     added = torch.zeros_like(eye)
