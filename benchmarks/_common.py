@@ -36,10 +36,17 @@ def best_of(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
     return min(times)
 
 
-def gemm_peak_flops(m: int, k: int, n: int, dtype: torch.dtype = torch.float32) -> float:
+def gemm_peak_flops(m: int, k: int, n: int, dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:
     """Achieved FLOP/s of one (m x k) @ (k x n) product of this dtype, measured now, on this machine."""
-    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-    seconds = best_of(lambda: a @ b, repeat=5)
+    a = torch.randn(m, k, dtype=dtype, device=device)
+    b = torch.randn(k, n, dtype=dtype, device=device)
+
+    def product() -> None:
+        a @ b
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    seconds = best_of(product, repeat=5)
     return 2 * m * k * n / seconds
 
 

@@ -79,13 +79,13 @@ class UncheckedCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE vectors (key TEXT PRIMARY KEY, layers INTEGER, dim INTEGER, data BLOB)")
 
-    def get(self, keys: list[str], min_layers: int) -> dict[str, np.ndarray]:
+    def get(self, keys: list[str], layers: list[int]) -> dict[str, np.ndarray]:
         rows = self._db.execute(
             f"SELECT key, layers, dim, data FROM vectors WHERE key IN ({','.join('?' * len(keys))})", keys
         ).fetchall()
-        return {k: np.frombuffer(d, dtype=np.float32).reshape(n, c) for k, n, c, d in rows if n >= min_layers}
+        return {k: np.frombuffer(d, dtype=np.float32).reshape(n, c)[layers] for k, n, c, d in rows if n > max(layers)}
 
-    def put(self, items: dict[str, np.ndarray]) -> None:
+    def put(self, items: dict[str, np.ndarray], method: str, layer_ids: list[int] | None = None) -> None:
         rows = [
             (k, v.shape[0], v.shape[1], np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in items.items()
         ]

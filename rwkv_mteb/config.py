@@ -62,3 +62,50 @@ def cache_dir() -> Path:
         return Path(raw).expanduser()
     base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
     return Path(base) / "rwkv-mteb"
+
+
+CACHE_MAX_VAR = "RWKV_MTEB_CACHE_MAX"
+CACHE_LAYERS_VAR = "RWKV_MTEB_CACHE_LAYERS"
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 10**3,
+    "KB": 10**3,
+    "M": 10**6,
+    "MB": 10**6,
+    "G": 10**9,
+    "GB": 10**9,
+    "T": 10**12,
+    "TB": 10**12,
+}
+
+
+def parse_size(text: str, source: str) -> int:
+    """``20GB``, ``500 MB``, ``1.5G`` or a number of bytes (decimal units, as disks are sold)."""
+    raw = text.strip().upper().replace(" ", "")
+    number = raw.rstrip("KMGTB")
+    unit = raw[len(number) :]
+    try:
+        value = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        raise RwkvMtebError(
+            f"{source}={text!r} is not a size; write e.g. {source}=20GB, 500MB or a number of bytes"
+        ) from None
+    if value <= 0:
+        raise RwkvMtebError(f"{source}={text!r} must be more than 0; unset it for an unbounded cache")
+    return int(value)
+
+
+def cache_max_bytes() -> int | None:
+    """``RWKV_MTEB_CACHE_MAX``: the most bytes the vector cache folder may hold (unset: unbounded)."""
+    raw = os.environ.get(CACHE_MAX_VAR, "").strip()
+    return parse_size(raw, CACHE_MAX_VAR) if raw else None
+
+
+def cache_requested_layers_only() -> bool:
+    """``RWKV_MTEB_CACHE_LAYERS``: ``all`` (default: every layer up to the deepest requested, so that other layer
+    variants are served from the cache) or ``requested`` (only the layers asked for: fewer bytes)."""
+    raw = os.environ.get(CACHE_LAYERS_VAR, "all").strip().lower() or "all"
+    if raw not in ("all", "requested"):
+        raise RwkvMtebError(f"{CACHE_LAYERS_VAR}={raw!r} is not a choice; set it to 'all' or 'requested'")
+    return raw == "requested"

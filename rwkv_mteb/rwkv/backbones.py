@@ -4,12 +4,13 @@ states of the requested layers out.
 Each backbone is a ``torch.nn.Module`` holding the model as a submodule, so the ``SentenceTransformer`` built
 on it moves, casts, counts and saves its weights like any other (``.to``, ``.half``, ``.parameters``).
 
-- ``NativeRwkv``: our exact RWKV-6 and RWKV-7 (:mod:`rwkv_mteb.rwkv.modeling_rwkv6`, ``modeling_rwkv7``); long
-  inputs run in chunks with the recurrent state carried over, and the forward pass stops after the deepest
-  requested layer.
+- ``NativeRwkv``: our exact RWKV-6 and RWKV-7 (:mod:`rwkv_mteb.rwkv.modeling_rwkv6`, ``modeling_rwkv7``); batches
+  run padding-free (rows leave when their sequence ends, :mod:`segments`), long inputs in chunks with the recurrent
+  state carried over, and the forward pass stops after the deepest requested layer.
 - ``TransformersModel``: any transformers model that returns hidden states (RWKV-4 ``RwkvModel``, GPT-2,
-  Pythia, Mamba, ...). RWKV-4's inference-time halving of the hidden state every ``rescale_every`` blocks is
-  switched off, so layers keep their true scale and can be averaged or concatenated.
+  Pythia, Mamba, ...), from a folder, the hub, or a GGUF file (dequantized by transformers). RWKV-4's
+  inference-time halving of the hidden state every ``rescale_every`` blocks is switched off, so layers keep their
+  true scale and can be averaged or concatenated.
 
 A backbone knows what it is: ``identity`` is a digest of every byte of the files it was loaded from (or of its
 state dict, for a model built in memory), and ``revision`` is how MTEB files its results: the hub commit for a
@@ -32,6 +33,7 @@ from rwkv_mteb.rwkv.checkpoint7 import blinkdl_to_fla, is_rwkv7, load_rwkv7
 from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Model
 from rwkv_mteb.rwkv.modeling_rwkv7 import Rwkv7Model
 from rwkv_mteb.rwkv.pooling import PoolAccumulator
+from rwkv_mteb.rwkv.segments import OVERHEAD, plan_segments
 from rwkv_mteb.rwkv.tokenizers import ByteTokenizer, HFTokenizer, WorldTokenizer, rwkv_tokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -120,6 +122,7 @@ class NativeRwkv(Backbone):
     ) -> None:
         super().__init__(Path(source))
         self.chunk_tokens = chunk_tokens
+        self.segment_overhead: float | None = None  # None: by device (segments.OVERHEAD); inf: one padded pass
         self.family = "rwkv7" if is_rwkv7(self.source) else "rwkv6"
         load = load_rwkv7 if self.family == "rwkv7" else load_rwkv6
         self.model = load(self.source, dtype=_check_dtype(dtype), device=device, with_head=False)
@@ -140,6 +143,7 @@ class NativeRwkv(Backbone):
         backbone = cls.__new__(cls)
         Backbone.__init__(backbone, "in-memory")
         backbone.chunk_tokens = chunk_tokens
+        backbone.segment_overhead = None
         backbone.family = "rwkv7" if isinstance(model, Rwkv7Model) else "rwkv6"
         backbone.model = model
         backbone.tokenizer = ByteTokenizer() if model.config.vocab_size == 256 else WorldTokenizer()
@@ -157,8 +161,11 @@ class NativeRwkv(Backbone):
 
     @torch.no_grad()
     def pooled(self, ids: list[list[int]], layers: list[int], pooling: str) -> torch.Tensor:
+        """Padding-free: rows sorted longest first run in segments (:mod:`segments`) and leave the batch once
+        their sequence has ended; the recurrent state of the rest is carried over."""
         self.check_layers(layers)
-        tokens, lengths = pad_right(ids, self.device)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        tokens, lengths = pad_right([ids[i] for i in order], self.device)
         vocab = self.model.config.vocab_size
         if int(tokens.max()) >= vocab:
             raise CheckpointError(
@@ -169,14 +176,19 @@ class NativeRwkv(Backbone):
         deepest = max(layers)
         acc = PoolAccumulator(pooling, lengths, len(layers), self.hidden_size)
         state = self.model.initial_state(tokens.shape[0], tokens.device)
-        for start in range(0, tokens.shape[1], self.chunk_tokens):
-            chunk = tokens[:, start : start + self.chunk_tokens]
+        overhead = self.segment_overhead if self.segment_overhead is not None else OVERHEAD.get(self.device.type, 32)
+        for segment in plan_segments([len(ids[i]) for i in order], overhead, self.chunk_tokens):
+            state = [tuple(part[: segment.rows] for part in layer) for layer in state]  # views: rows leave
+            chunk = tokens[: segment.rows, segment.start : segment.end]
             for index, hidden in self.model.iter_hidden_states(chunk, state):
                 if index in slots:
-                    acc.add(slots[index], hidden, start)
+                    acc.add(slots[index], hidden, segment.start)
                 if index >= deepest:
                     break
-        return acc.result()
+        result = acc.result()
+        pooled = torch.empty_like(result)
+        pooled[torch.tensor(order, device=result.device)] = result  # back to the caller's order
+        return pooled
 
     def save(self, folder: Path) -> None:
         from safetensors.torch import save_file
@@ -206,21 +218,28 @@ class TransformersModel(Backbone):
     ) -> None:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-        local = Path(source).is_dir()
+        gguf = Path(source).suffix == ".gguf" and Path(source).is_file()
+        local = gguf or Path(source).is_dir()
         super().__init__(Path(source) if local else str(source))
+        # a GGUF file (weights and tokenizer in one file; transformers dequantizes it) is read from its folder
+        where = str(Path(source).parent) if gguf else str(source)
         kwargs = {"revision": revision, "local_files_only": local_only}
-        config = AutoConfig.from_pretrained(str(source), **kwargs)
+        if gguf:
+            kwargs["gguf_file"] = Path(source).name
+        config = AutoConfig.from_pretrained(where, **kwargs)
         if getattr(config, "model_type", "") == "rwkv":
             config.rescale_every = 0  # keep every layer at its true scale (see the module docstring)
-        self.model = AutoModel.from_pretrained(str(source), config=config, dtype=_check_dtype(dtype), **kwargs)
+        self.model = AutoModel.from_pretrained(where, config=config, dtype=_check_dtype(dtype), **kwargs)
         self.model.to(device).eval()
-        has_tokenizer = not local or any(
-            (Path(source) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.json")
+        has_tokenizer = (
+            not local
+            or gguf
+            or any((Path(source) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.json"))
         )
         if not has_tokenizer and config.vocab_size == 256:  # byte-level (e.g. rwkv.cpp's test models)
             self.tokenizer = ByteTokenizer()
         else:
-            self.tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(str(source), **kwargs))
+            self.tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(where, **kwargs))
         # a model read from the hub is identified by the commit it came from
         self._hub_commit = None if local else getattr(config, "_commit_hash", None) or revision
         self.num_hidden_states = config.num_hidden_layers + 1

@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import InputModule
 
-from rwkv_mteb.config import cache_dir
+from rwkv_mteb.config import cache_dir, cache_max_bytes, cache_requested_layers_only
 from rwkv_mteb.rwkv.backbones import Backbone, NativeRwkv, TransformersModel
 from rwkv_mteb.rwkv.pooling import POOLINGS
 from rwkv_mteb.rwkv.vector_cache import VectorCache
@@ -92,7 +93,15 @@ class LayerwiseEncoder(InputModule):
         if self._cache is True:
             name = self.backbone.cache_name()
             if name not in self._open_caches:
-                self._open_caches[name] = VectorCache(cache_dir() / "vectors" / f"{name}.sqlite")
+                about = {
+                    "model": self.model_id or str(self.backbone.source),
+                    "source": str(self.backbone.source),
+                    "family": self.family,
+                    "dtype": self.dtype,
+                    "revision": self.backbone.revision,
+                }
+                path = cache_dir() / "vectors" / f"{name}.sqlite"
+                self._open_caches[name] = VectorCache(path, about=about, max_bytes=cache_max_bytes())
             return self._open_caches[name]
         return None if self._cache is False or self._cache is None else self._cache  # the caller's, or none
 
@@ -154,16 +163,27 @@ class LayerwiseEncoder(InputModule):
         cache = self.cache
         if cache is None:
             return self.backbone.pooled(token_ids, self.layers, self.pooling).cpu().numpy()
-        depth = max(self.layers) + 1
+        # every layer up to the deepest requested one (any shallower variant is then a cache hit), or only these
+        computed = sorted(set(self.layers)) if cache_requested_layers_only() else list(range(max(self.layers) + 1))
         keys = [VectorCache.key(self.pooling, t) for t in texts]
-        found = cache.get(list(dict.fromkeys(keys)), depth)
+        found = cache.get(list(dict.fromkeys(keys)), self.layers)
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.cache_hits += len(keys) - len(missing)
         if missing:
-            # pool every layer up to the deepest requested one, so that any shallower layer is a cache hit later
-            fresh = self.backbone.pooled([token_ids[i] for i in missing], list(range(depth)), self.pooling)
-            fresh = fresh.cpu().numpy()
-            new = {keys[i]: fresh[row] for row, i in enumerate(missing)}
-            cache.put(new)
-            found.update(new)
-        return np.stack([found[k][self.layers] for k in keys])
+            fresh = self.backbone.pooled([token_ids[i] for i in missing], computed, self.pooling).cpu().numpy()
+            cache.put({keys[i]: fresh[row] for row, i in enumerate(missing)}, self.pooling, computed)
+            wanted = [computed.index(layer) for layer in self.layers]
+            found.update({keys[i]: fresh[row][wanted] for row, i in enumerate(missing)})
+        return np.stack([found[k] for k in keys])
+
+
+class LayerwiseModel(SentenceTransformer):
+    """A SentenceTransformer whose ``encode`` groups texts by token count (its layer-wise module's tokenizer)
+    instead of characters, so each batch holds sentences of nearly equal token length: fewer segments for a
+    recurrent backbone, less padding for an attention one. Vectors are the same either way."""
+
+    def _input_length(self, sample: Any) -> int:  # sentence-transformers' sort key (a static method there)
+        module = self[0] if len(self) else None
+        if isinstance(sample, str) and isinstance(module, LayerwiseEncoder):
+            return len(module.tokenizer([sample])[0])
+        return SentenceTransformer._input_length(sample)

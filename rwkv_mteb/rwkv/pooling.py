@@ -22,23 +22,25 @@ class PoolAccumulator:
         self.first = torch.zeros_like(self.acc) if pooling == "first_last" else None
 
     def add(self, slot: int, hidden: torch.Tensor, start: int) -> None:
-        """hidden: (B, T, C) float32 for positions start .. start+T-1 of layer ``slot``."""
-        steps = hidden.shape[1]
+        """hidden: (b, T, C) float32 for positions start .. start+T-1 of layer ``slot``, for the first b rows
+        (a padding-free batch runs only the rows still going, longest first)."""
+        rows, steps = hidden.shape[:2]
+        lengths, acc = self.lengths[:rows], self.acc[:rows]
         positions = torch.arange(start, start + steps, device=hidden.device)
-        valid = positions[None, :] < self.lengths[:, None]  # (B, T)
+        valid = positions[None, :] < lengths[:, None]  # (b, T)
         if self.pooling == "mean":
-            self.acc[:, slot] += (hidden * valid[..., None]).sum(1)
+            acc[:, slot] += (hidden * valid[..., None]).sum(1)
         elif self.pooling == "max":
             masked = hidden.masked_fill(~valid[..., None], float("-inf"))
-            self.acc[:, slot] = torch.maximum(self.acc[:, slot], masked.amax(1))
+            acc[:, slot] = torch.maximum(acc[:, slot], masked.amax(1))
         else:
-            last = self.lengths - 1 - start
+            last = lengths - 1 - start
             here = (last >= 0) & (last < steps)
             if here.any():
-                rows = here.nonzero().squeeze(1)
-                self.acc[rows, slot] = hidden[rows, last[rows]]
+                hit = here.nonzero().squeeze(1)
+                acc[hit, slot] = hidden[hit, last[hit]]
             if self.first is not None and start == 0:
-                self.first[:, slot] = hidden[:, 0]
+                self.first[:rows, slot] = hidden[:, 0]
 
     def result(self) -> torch.Tensor:
         """(B, n_layers, C)."""

@@ -1,9 +1,16 @@
 """An on-disk cache of pooled sentence vectors, all layers of a text at once.
 
 One SQLite file per backbone identity (a digest of every byte of the checkpoint's files, plus the dtype); a row
-per (method, text) holds the pooled vectors of layers 0..n-1. A layer sweep fills it in one pass; a later run of
-any layer up to n-1 (a plain ``mteb run`` of another layer variant included) reads it instead of running the
-model. Each batch is committed on its own, so an interrupted sweep resumes where it stopped.
+per (method, text) holds the pooled vectors of the layers that pass computed: by default every layer up to the
+deepest requested one, so that a layer sweep fills it in one pass and a later run of any shallower layer (a plain
+``mteb run`` of another layer variant included) reads it instead of running the model; or only the requested
+layers (``RWKV_MTEB_CACHE_LAYERS=requested``), a fraction of the bytes. Each batch is committed on its own, so an
+interrupted sweep resumes where it stopped.
+
+The cache is bounded and inspectable: every row records its method and when it was last used; the file records
+which model it belongs to (table ``about``); with ``RWKV_MTEB_CACHE_MAX`` set, the least recently used rows of all
+files are evicted once the folder holds more (:mod:`cache_folder`, ``rwkv-mteb cache``). Vectors are stored
+exactly (float32), never compressed.
 
 The cache must never change a score. Every row carries a checksum of its key, shape and bytes, and only finite
 vectors are stored; a row that fails its checksum (or holds a non-finite value) is deleted, named in a warning
@@ -26,24 +33,39 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, layers INTEGER, dim INTEGER, data BLOB, checksum TEXT)"
-)
-COLUMNS = ["key", "layers", "dim", "data", "checksum"]
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, layers INTEGER, dim INTEGER, data BLOB, "
+    "checksum TEXT, method TEXT, layer_ids TEXT, used REAL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS vectors_by_use ON vectors (used)",
+    "CREATE TABLE IF NOT EXISTS about (name TEXT PRIMARY KEY, value TEXT)",
+]
+COLUMNS = ["key", "layers", "dim", "data", "checksum", "method", "layer_ids", "used"]
+# files written before rows recorded their method, layers and use: upgraded in place (their rows stay valid)
+FIRST_COLUMNS = COLUMNS[:5]
 
 
-def row_checksum(key: str, layers: int, dim: int, data: bytes) -> str:
-    return hashlib.blake2b(f"{key}\0{layers}\0{dim}\0".encode() + data, digest_size=16).hexdigest()
+def row_checksum(key: str, layers: int, dim: int, data: bytes, layer_ids: str | None = None) -> str:
+    """Covers the key, the shape, which layers (when not 0..layers-1) and every byte of the vectors."""
+    head = f"{key}\0{layers}\0{dim}\0" + (f"{layer_ids}\0" if layer_ids is not None else "")
+    return hashlib.blake2b(head.encode() + data, digest_size=16).hexdigest()
+
+
+def stored_layers(layers: int, layer_ids: str | None) -> list[int]:
+    return list(range(layers)) if layer_ids is None else [int(x) for x in layer_ids.split(",")]
 
 
 class VectorCache:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, about: dict[str, str] | None = None, max_bytes: int | None = None) -> None:
+        """``about``: what the file belongs to (model, source, dtype, ...), shown by ``rwkv-mteb cache``;
+        ``max_bytes``: the limit on the whole cache folder, enforced after each write (None: unbounded)."""
         self.path = path
         self.memory = str(path) == ":memory:"
         if not self.memory:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.rejected_rows = 0  # rows that failed their checksum and were recomputed
+        self.about = dict(about or {})
+        self.max_bytes = max_bytes
         self._db = self._open()
 
     # ------------------------------------------------------------------ opening and recovering
@@ -58,12 +80,19 @@ class VectorCache:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
         try:
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect in a new file: evictions can shrink it
             if not self.memory:
                 db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
+            columns = [row[1] for row in db.execute("PRAGMA table_info(vectors)")]
+            if columns == FIRST_COLUMNS:
+                for column in ("method TEXT", "layer_ids TEXT", "used REAL DEFAULT 0"):
+                    db.execute(f"ALTER TABLE vectors ADD COLUMN {column}")
+            for statement in SCHEMA:
+                db.execute(statement)
             columns = [row[1] for row in db.execute("PRAGMA table_info(vectors)")]
             if columns != COLUMNS:
                 raise sqlite3.DatabaseError(f"table 'vectors' has columns {columns}, expected {COLUMNS}")
+            db.executemany("INSERT OR REPLACE INTO about VALUES (?, ?)", sorted(self.about.items()))
             db.commit()
         except sqlite3.DatabaseError:
             db.close()
@@ -107,8 +136,9 @@ class VectorCache:
         """``method`` names how the vectors were made (pooling, prompt, ...); the model is the file itself."""
         return hashlib.sha256(f"{method}\0{text}".encode()).hexdigest()
 
-    def get(self, keys: list[str], min_layers: int) -> dict[str, np.ndarray]:
-        """Vectors (layers, dim) for the keys that hold at least ``min_layers`` layers and pass their checks."""
+    def get(self, keys: list[str], layers: list[int]) -> dict[str, np.ndarray]:
+        """Vectors (len(layers), dim) of the requested layers, for the keys whose row holds all of them and
+        passes its checks; the rows served are marked as used now."""
 
         def read(db: sqlite3.Connection) -> dict[str, np.ndarray]:
             found: dict[str, np.ndarray] = {}
@@ -116,49 +146,63 @@ class VectorCache:
             for start in range(0, len(keys), 500):
                 part = keys[start : start + 500]
                 rows = db.execute(
-                    f"SELECT key, layers, dim, data, checksum FROM vectors WHERE key IN ({','.join('?' * len(part))})",
+                    "SELECT key, layers, dim, data, checksum, layer_ids FROM vectors "
+                    f"WHERE key IN ({','.join('?' * len(part))})",
                     part,
                 ).fetchall()
-                for key, layers, dim, data, checksum in rows:
-                    if layers < min_layers:
-                        continue
+                for key, count, dim, data, checksum, layer_ids in rows:
                     ok = (
                         isinstance(data, bytes)
-                        and len(data) == 4 * layers * dim
-                        and checksum == row_checksum(key, layers, dim, data)
+                        and len(data) == 4 * count * dim
+                        and checksum == row_checksum(key, count, dim, data, layer_ids)
                     )
-                    vectors = np.frombuffer(data, dtype=np.float32).reshape(layers, dim) if ok else None
+                    have = stored_layers(count, layer_ids) if ok else []
+                    if ok and len(have) != count:
+                        ok = False
+                    if ok and not set(layers) <= set(have):
+                        continue  # a row of other layers: recomputed (and replaced) by the caller
+                    vectors = np.frombuffer(data, dtype=np.float32).reshape(count, dim) if ok else None
                     if vectors is None or not np.isfinite(vectors).all():
                         bad.append(key)
                         continue
-                    found[key] = vectors
+                    found[key] = vectors[[have.index(layer) for layer in layers]]
             if bad:
                 db.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in bad])
-                db.commit()
                 self.rejected_rows += len(bad)
                 logger.warning(
                     "vector cache %s: %d row(s) failed their checksum and were deleted; they are recomputed",
                     self.path,
                     len(bad),
                 )
+            if found:
+                db.executemany("UPDATE vectors SET used = ? WHERE key = ?", [(time.time(), k) for k in found])
+            db.commit()
             return found
 
         return self._guarded(read, {})
 
-    def put(self, items: dict[str, np.ndarray]) -> None:
+    def put(self, items: dict[str, np.ndarray], method: str, layer_ids: list[int] | None = None) -> None:
+        """Rows (len(layer_ids), dim) made by ``method``; ``layer_ids`` None: layers 0..n-1."""
+        ids = None if layer_ids is None or layer_ids == list(range(len(layer_ids))) else ",".join(map(str, layer_ids))
+        now = time.time()
         rows = []
         for key, value in items.items():
             array = np.ascontiguousarray(value, dtype=np.float32)
             if not np.isfinite(array).all():
                 continue  # never store what could not be served
             data = array.tobytes()
-            rows.append((key, array.shape[0], array.shape[1], data, row_checksum(key, *array.shape, data)))
+            checksum = row_checksum(key, *array.shape, data, ids)
+            rows.append((key, array.shape[0], array.shape[1], data, checksum, method, ids, now))
 
         def write(db: sqlite3.Connection) -> None:
-            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             db.commit()
 
         self._guarded(write, None, retry=True)
+        if self.max_bytes is not None and not self.memory:
+            from rwkv_mteb.rwkv.cache_folder import enforce_limit
+
+            enforce_limit(self.path.parent, self.max_bytes)
 
     def __len__(self) -> int:
         return self._guarded(lambda db: db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0], 0)
