@@ -64,34 +64,31 @@ def _models(args: argparse.Namespace) -> None:
 
 
 def _protocol(args: argparse.Namespace) -> None:
-    """The paper's protocol, extended: every model on every task's default splits, results in MTEB's layout."""
-    import time
     from pathlib import Path
 
-    import mteb
+    from rwkv_mteb.protocol import protocol
 
-    from rwkv_mteb.profiling import profile
+    results = protocol(
+        args.models,
+        args.tasks,
+        Path(args.output_folder),
+        args.batch_size,
+        args.device,
+        args.eval_splits,
+        args.overwrite_strategy,
+        devices=args.devices,
+        executor=args.executor,
+        address=args.address,
+        workers=args.workers,
+    )
+    print_scores(results)
+    print(f"results written under {args.output_folder}/results")
 
-    out = Path(args.output_folder)
-    tasks = mteb.get_tasks(tasks=args.tasks, eval_splits=args.eval_splits)
-    results = []
-    for name in args.models:
-        print(f"== {name}", flush=True)
-        start = time.perf_counter()
-        model = profile(mteb.get_model(name, device=args.device), load_seconds=time.perf_counter() - start)
-        results.append(
-            mteb.evaluate(
-                model,
-                tasks,
-                cache=mteb.ResultCache(out),
-                prediction_folder=out / "predictions" / model.mteb_model_meta.model_name_as_path(),
-                encode_kwargs={"batch_size": args.batch_size},
-                overwrite_strategy=args.overwrite_strategy,
-                show_progress_bar=True,
-            )
-        )
-        print_scores(results[-1:])
-    print(f"results written under {out}/results")
+
+def _add_executor(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="local", choices=["local", "ray"], help="ray: units on Ray actors")
+    p.add_argument("--address", default=None, help="a Ray cluster to join (default: RAY_ADDRESS, else a local one)")
+    p.add_argument("--workers", type=positive_int, default=None, help="Ray actors (default: one per GPU, else per CPU)")
 
 
 def _add_protocol(sub: argparse._SubParsersAction) -> None:
@@ -103,6 +100,10 @@ def _add_protocol(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--device", default=None)
     p.add_argument("--overwrite-strategy", default="only-missing", choices=OVERWRITE_STRATEGIES)
+    p.add_argument(
+        "--devices", nargs="+", default=None, help="encode sentence-transformers baselines on several devices at once"
+    )
+    _add_executor(p)
     p.set_defaults(func=_protocol)
 
 
@@ -121,6 +122,9 @@ def _sweep(args: argparse.Namespace) -> None:
         args.device,
         args.eval_splits,
         args.overwrite_strategy,
+        executor=args.executor,
+        address=args.address,
+        workers=args.workers,
     )
     print_scores(results)
     print(f"{len(results)} layer variants evaluated; results under {args.output_folder}/results")
@@ -137,6 +141,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--device", default=None)
     p.add_argument("--overwrite-strategy", default="only-missing", choices=OVERWRITE_STRATEGIES)
+    _add_executor(p)
     p.set_defaults(func=_sweep)
 
 

@@ -19,13 +19,15 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from rwkv_mteb.distributed import worker_label
 from rwkv_mteb.errors import CorruptFileError
 from rwkv_mteb.files import atomic_write_json, atomic_write_text, log_commands, profile_path, read_json
 from rwkv_mteb.records import ProfileFile
@@ -140,13 +142,29 @@ class Profiler:
         self.load_seconds = load_seconds
         self.records: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.first_call_done = False
+        self.devices: str | None = None  # set when sentence-transformers encodes on several devices (a pool)
+        self.last_used = 0.0  # when this profiler last recorded an encode call (the newest record wins)
         self._tokens = 0
         self._tokens_known = False
         st = _sentence_transformer(model)
         self._st = st
         # our own input modules count their tokens (`tokens_seen`); others are read by a forward hook
+        self._hook = None
         if st is not None and len(st) > 0 and not hasattr(st[0], "tokens_seen"):
-            st[0].register_forward_hook(self._count_tokens)
+            self._hook = st[0].register_forward_hook(self._count_tokens)
+
+    @contextmanager
+    def hook_detached(self) -> Iterator[None]:
+        """Without the token-counting hook, e.g. while the model is copied into worker processes (the hook
+        refers to this profiler, which cannot be pickled)."""
+        if self._hook is None:
+            yield
+            return
+        self._hook.remove()
+        try:
+            yield
+        finally:
+            self._hook = self._st[0].register_forward_hook(self._count_tokens)
 
     def _count_tokens(self, module: Any, args: tuple, output: Any) -> None:
         features = args[0] if args else {}
@@ -158,6 +176,12 @@ class Profiler:
     def _tokens_seen(self) -> int | None:
         first = self._st[0] if self._st is not None and len(self._st) else None
         return getattr(first, "tokens_seen", None)
+
+    def _producers(self) -> dict[str, int] | None:
+        """Sentences returned so far per worker that computed them (the layer-wise encoder keeps the count)."""
+        first = self._st[0] if self._st is not None and len(self._st) else None
+        producers = getattr(first, "producers", None)
+        return dict(producers) if producers is not None else None
 
     def _cache_hits(self) -> int | None:
         """Sentences the layer-wise encoder served from its vector cache (None for other encoders)."""
@@ -199,6 +223,7 @@ class Profiler:
             self._tokens, self._tokens_known = 0, False
             hits_before = self._cache_hits()
             seen_before = self._tokens_seen()
+            producers_before = self._producers()
             with _RssPeak() as rss:
                 if cuda is not None:
                     cuda.synchronize()
@@ -211,6 +236,7 @@ class Profiler:
                 self.first_call_done = True
                 record["includes_warmup"] = True
                 record["warmup_seconds"] = elapsed
+            self.last_used = time.monotonic()
             record["encode_calls"] += 1
             record["sentences"] += sentences
             record["encode_seconds"] += elapsed
@@ -220,6 +246,12 @@ class Profiler:
                 record["tokens"] = (record["tokens"] or 0) + self._tokens
             if hits_before is not None:
                 record["vector_cache_hits"] = (record.get("vector_cache_hits") or 0) + self._cache_hits() - hits_before
+            if producers_before is not None:
+                after, produced = self._producers() or {}, record["produced_by"] or {}
+                for worker, count in after.items():
+                    if count > producers_before.get(worker, 0):
+                        produced[worker] = produced.get(worker, 0) + count - producers_before.get(worker, 0)
+                record["produced_by"] = dict(sorted(produced.items()))
             record["peak_rss_mb"] = max(record["peak_rss_mb"] or 0.0, rss.peak)
             if cuda is not None:
                 record["peak_gpu_allocated_mb"] = cuda.max_memory_allocated() / 2**20
@@ -255,8 +287,10 @@ class Profiler:
             "vector_cache_hits": None,
             "includes_warmup": False,
             "warmup_seconds": None,
-            "device": device,
+            "device": self.devices or device,
             "dtype": dtype,
+            "worker": worker_label(),
+            "produced_by": None,
             "batch_size": kwargs.get("batch_size"),
             "versions": _versions(),
         }
@@ -285,8 +319,8 @@ def profile(model: Any, load_seconds: float | None = None) -> Any:
 
 def _records_for(task_name: str, model_name: str | None, revision: str | None) -> list[dict[str, Any]]:
     return [
-        dict(record)
-        for profiler in list(_active)
+        dict(record)  # oldest first: a later run of the same model in this process overrides an earlier one
+        for profiler in sorted(_active, key=lambda p: p.last_used)
         if profiler.model_name == model_name and (revision is None or profiler.model_revision in (None, revision))
         for key, record in profiler.records.items()
         if key[0] == task_name and record["encode_calls"] > 0

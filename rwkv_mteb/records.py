@@ -48,8 +48,14 @@ class ProfileRecord(_Record):
     vector_cache_hits: int | None = Field(description="sentences a layer-wise encoder served from its vector cache")
     includes_warmup: bool = Field(description="this split holds the model's first encode call")
     warmup_seconds: float | None
-    device: str | None
+    device: str | None = Field(description="the device(s) that encoded; several when a process pool did")
     dtype: str | None
+    worker: str | None = Field(None, description="the process that ran encode: a Ray worker's label, else host:pid")
+    produced_by: dict[str, int] | None = Field(
+        None,
+        description="layer-wise encoders: sentences per worker that computed their vectors in this run "
+        "(a sweep's pass, local or on Ray), or 'vector cache' for vectors from an earlier run",
+    )
     batch_size: int | None
     versions: dict[str, str | None]
 

@@ -26,8 +26,12 @@ def sweep(
     eval_splits: list[str] | None = None,
     overwrite_strategy: str = "only-missing",
     show_progress_bar: bool = True,
+    executor: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> list:  # type: ignore[type-arg]
-    """Returns MTEB's ``ModelResult`` of each layer variant."""
+    """Returns MTEB's ``ModelResult`` of each layer variant. ``executor="ray"``: the encode pass runs on Ray
+    actors (:mod:`rwkv_mteb.distributed`); everything else is the same."""
     import mteb
 
     from rwkv_mteb import load_encoder
@@ -41,28 +45,32 @@ def sweep(
         raise ModelUnavailableError(
             f"sweep needs a language model rwkv-mteb knows: one of {sorted(LANGUAGE_MODELS_BY_NAME)}"
         )
-    start = time.perf_counter()
-    encoder = load_encoder(model, device=device, layers=[0], pooling=pooling)[0]
-    load_seconds = time.perf_counter() - start
-    # default: every hidden state of the checkpoint actually loaded
-    layers = list(range(encoder.backbone.num_hidden_states)) if layers is None else layers
-    encoder = encoder.with_layers(layers)
-    if encoder.cache is None:  # the disk cache is switched off: keep this run's vectors in memory
-        encoder.cache = VectorCache(Path(":memory:"))
-    task_objects = mteb.get_tasks(tasks=tasks, eval_splits=eval_splits)
-    texts: list[str] = []
-    for task in task_objects:
-        task.load_data()
-        for split in task.eval_splits:
-            data = task.dataset[split]
-            texts += list(data["sentence1"]) + list(data["sentence2"])
-    # batches of nearly equal token counts, longest first
-    unique = list(dict.fromkeys(texts))
-    token_ids = encoder.tokenizer(unique)
-    order = sorted(range(len(unique)), key=lambda i: -len(token_ids[i]))
+    on_ray = None
+    if executor == "ray":  # workers start (and load the model) while this process loads its copy and the data
+        from rwkv_mteb.sweep_on_ray import RayEncodePass
+
+        on_ray = RayEncodePass(model, device, pooling, address, workers)
+    try:
+        start = time.perf_counter()
+        encoder = load_encoder(model, device=device, layers=[0], pooling=pooling)[0]
+        load_seconds = time.perf_counter() - start
+        # default: every hidden state of the checkpoint actually loaded
+        layers = list(range(encoder.backbone.num_hidden_states)) if layers is None else layers
+        encoder = encoder.with_layers(layers)
+        if encoder.cache is None:  # the disk cache is switched off: keep this run's vectors in memory
+            encoder.cache = VectorCache(Path(":memory:"))
+        task_objects = mteb.get_tasks(tasks=tasks, eval_splits=eval_splits)
+        unique = distinct_texts(task_objects)
+        token_ids = encoder.tokenizer(unique)
+        order = sorted(range(len(unique)), key=lambda i: -len(token_ids[i]))  # batches of equal token counts
+        if on_ray is not None:
+            on_ray.run(encoder, unique, token_ids, order, batch_size)
+    finally:
+        if on_ray is not None:
+            on_ray.close()
     for start in tqdm(
         range(0, len(order), batch_size), desc=f"{model}: all layers, one pass", disable=not show_progress_bar
-    ):
+    ):  # after Ray's pass, every row is found in the cache
         rows = order[start : start + batch_size]
         encoder.pooled_layers([unique[i] for i in rows], [token_ids[i] for i in rows])
 
@@ -92,6 +100,17 @@ def sweep(
         )
         results.append(result)
     return results
+
+
+def distinct_texts(task_objects: list) -> list[str]:  # type: ignore[type-arg]
+    """Every distinct sentence of the tasks' evaluation splits, in order of first appearance."""
+    texts: list[str] = []
+    for task in task_objects:
+        task.load_data()
+        for split in task.eval_splits:
+            data = task.dataset[split]
+            texts += list(data["sentence1"]) + list(data["sentence2"])
+    return list(dict.fromkeys(texts))
 
 
 DIAGNOSTIC_SAMPLE = 1024  # distinct sentences the layer diagnostics are computed on

@@ -13,6 +13,7 @@ files in ``backbone/``.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import InputModule
 
 from rwkv_mteb.config import cache_dir, cache_max_bytes, cache_requested_layers_only
+from rwkv_mteb.distributed import worker_label
 from rwkv_mteb.rwkv.backbones import Backbone, NativeRwkv, TransformersModel
 from rwkv_mteb.rwkv.pooling import POOLINGS
 from rwkv_mteb.rwkv.vector_cache import VectorCache
@@ -77,6 +79,10 @@ class LayerwiseEncoder(InputModule):
         self._open_caches: dict[str, VectorCache] = {}
         self.cache_hits = 0  # sentences served from the cache (the profiler reports them)
         self.tokens_seen = 0  # tokens of the texts encoded (the profiler reports them)
+        # which worker computed the vectors of each cache key in this run (a sweep's pass, local or on Ray),
+        # shared by every view; ``producers`` counts the sentences this view returned, per worker
+        self.produced_by: dict[str, str] = {}
+        self.producers: Counter[str] = Counter()
 
     @property
     def dtype(self) -> str:
@@ -117,6 +123,7 @@ class LayerwiseEncoder(InputModule):
             self.backbone, layers, pooling or self.pooling, combine or self.combine, self.model_id, self._cache
         )
         view._open_caches = self._open_caches
+        view.produced_by = self.produced_by
         return view
 
     # ----------------------------------------------------------------- sentence-transformers interface
@@ -160,21 +167,30 @@ class LayerwiseEncoder(InputModule):
     def pooled_layers(self, texts: list[str], token_ids: list[list[int]] | None = None) -> np.ndarray:
         """(len(texts), len(self.layers), C) float32, from the cache where possible."""
         token_ids = token_ids if token_ids is not None else self.tokenizer(texts)
+        here = worker_label(str(self.backbone.device))
         cache = self.cache
         if cache is None:
+            self.producers[here] += len(texts)
             return self.backbone.pooled(token_ids, self.layers, self.pooling).cpu().numpy()
-        # every layer up to the deepest requested one (any shallower variant is then a cache hit), or only these
-        computed = sorted(set(self.layers)) if cache_requested_layers_only() else list(range(max(self.layers) + 1))
+        computed = self.computed_layers()
         keys = [VectorCache.key(self.pooling, t) for t in texts]
         found = cache.get(list(dict.fromkeys(keys)), self.layers)
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.cache_hits += len(keys) - len(missing)
+        self.producers.update(self.produced_by.get(k, "vector cache") for k in keys if k in found)
         if missing:
             fresh = self.backbone.pooled([token_ids[i] for i in missing], computed, self.pooling).cpu().numpy()
             cache.put({keys[i]: fresh[row] for row, i in enumerate(missing)}, self.pooling, computed)
             wanted = [computed.index(layer) for layer in self.layers]
             found.update({keys[i]: fresh[row][wanted] for row, i in enumerate(missing)})
+            self.produced_by.update((keys[i], here) for i in missing)
+            self.producers[here] += len(missing)
         return np.stack([found[k] for k in keys])
+
+    def computed_layers(self) -> list[int]:
+        """The layers a cache miss computes and stores: every layer up to the deepest requested one (so that any
+        shallower variant is then served from the cache), or only the requested ones."""
+        return sorted(set(self.layers)) if cache_requested_layers_only() else list(range(max(self.layers) + 1))
 
 
 class LayerwiseModel(SentenceTransformer):
