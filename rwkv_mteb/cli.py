@@ -208,11 +208,14 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
 
 
 def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+    """Decimal units, as disks are sold (and as RWKV_MTEB_CACHE_MAX reads them)."""
+    if n < 1000:
+        return f"{n:,.0f} B"
+    for unit in ("KB", "MB", "GB"):
         n /= 1000
-    raise AssertionError
+        if n < 1000 or unit == "GB":
+            break
+    return f"{n:,.1f} {unit}"
 
 
 def _when(stamp: float | None) -> str:
