@@ -127,6 +127,10 @@ def test_protocol_on_ray_equals_the_local_protocol_and_reports_a_failing_unit(
         assert scores(tmp_path / "ray", task) == scores(tmp_path / "local", task)
     workers = {r["worker"] for r in profiles(tmp_path / "ray")}
     assert all(w.startswith("ray-worker-") for w in workers)
+    # a rerun evaluates nothing again: the result files stay byte for byte (their timing fields included)
+    finished = {path: path.read_bytes() for task in tasks for path in result_files(tmp_path / "ray", task)}
+    protocol([GLOVE], tasks, tmp_path / "ray", eval_splits=splits, executor="ray", workers=2)
+    assert {path: path.read_bytes() for path in finished} == finished
 
     # one model cannot load anywhere: its units are reported with the error, the other model's units finish
     monkeypatch.setenv("RWKV_MTEB_MODEL_PATHS", f"{MINILM}={tmp_path / 'no-such-folder'}")
