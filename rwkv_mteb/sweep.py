@@ -68,11 +68,12 @@ def sweep(
     finally:
         if on_ray is not None:
             on_ray.close()
-    for start in tqdm(
-        range(0, len(order), batch_size), desc=f"{model}: all layers, one pass", disable=not show_progress_bar
-    ):  # after Ray's pass, every row is found in the cache
-        rows = order[start : start + batch_size]
-        encoder.pooled_layers([unique[i] for i in rows], [token_ids[i] for i in rows])
+    if on_ray is None:  # (on Ray, the pass is done: every row is in the cache, or the run stopped)
+        for start in tqdm(
+            range(0, len(order), batch_size), desc=f"{model}: all layers, one pass", disable=not show_progress_bar
+        ):
+            rows = order[start : start + batch_size]
+            encoder.pooled_layers([unique[i] for i in rows], [token_ids[i] for i in rows])
 
     # diagnostics on a seeded sample of the distinct sentences, read back batch by batch: memory stays bounded
     # whatever the number of sentences swept
