@@ -66,34 +66,22 @@ def cache_dir() -> Path:
 
 CACHE_MAX_VAR = "RWKV_MTEB_CACHE_MAX"
 CACHE_LAYERS_VAR = "RWKV_MTEB_CACHE_LAYERS"
-_UNITS = {
-    "": 1,
-    "B": 1,
-    "K": 10**3,
-    "KB": 10**3,
-    "M": 10**6,
-    "MB": 10**6,
-    "G": 10**9,
-    "GB": 10**9,
-    "T": 10**12,
-    "TB": 10**12,
-}
 
 
 def parse_size(text: str, source: str) -> int:
-    """``20GB``, ``500 MB``, ``1.5G`` or a number of bytes (decimal units, as disks are sold)."""
-    raw = text.strip().upper().replace(" ", "")
-    number = raw.rstrip("KMGTB")
-    unit = raw[len(number) :]
+    """``20GB``, ``500 MB``, ``1.5G`` or a number of bytes (pydantic's ``ByteSize``: decimal units, as disks are
+    sold; ``GiB`` and friends for binary ones)."""
+    from pydantic import ByteSize, TypeAdapter, ValidationError
+
     try:
-        value = float(number) * _UNITS[unit]
-    except (ValueError, KeyError):
+        value = int(TypeAdapter(ByteSize).validate_python(text.strip()))
+    except ValidationError:
         raise RwkvMtebError(
             f"{source}={text!r} is not a size; write e.g. {source}=20GB, 500MB or a number of bytes"
         ) from None
     if value <= 0:
         raise RwkvMtebError(f"{source}={text!r} must be more than 0; unset it for an unbounded cache")
-    return int(value)
+    return value
 
 
 def cache_max_bytes() -> int | None:
