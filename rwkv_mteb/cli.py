@@ -112,11 +112,13 @@ def _sweep(args: argparse.Namespace) -> None:
 
     from rwkv_mteb.sweep import sweep
 
+    selected = args.tasks or args.task_types or args.languages or args.categories or args.benchmarks
     results = sweep(
         args.model,
-        args.tasks,
+        args.tasks if selected else DEFAULT_TASKS,
         args.layers,
         args.pooling,
+        args.prompt,
         Path(args.output_folder),
         args.batch_size,
         args.device,
@@ -125,17 +127,38 @@ def _sweep(args: argparse.Namespace) -> None:
         executor=args.executor,
         address=args.address,
         workers=args.workers,
+        dtype=args.dtype,
+        task_types=args.task_types,
+        languages=args.languages,
+        categories=args.categories,
+        benchmarks=args.benchmarks,
     )
     print_scores(results)
-    print(f"{len(results)} layer variants evaluated; results under {args.output_folder}/results")
+    print(f"{len(results)} variants evaluated; results under {args.output_folder}/results")
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="Evaluate every layer of a language model from one pass over the data")
+    from mteb.cli.build_cli import _add_benchmark_selection_args, _add_task_selection_args
+
+    from rwkv_mteb.model_metas import POOLINGS
+
+    p = sub.add_parser(
+        "sweep",
+        help="Evaluate every layer (x pooling x prompt) of a language model on any MTEB tasks, one pass per prompt",
+    )
     p.add_argument("-m", "--model", required=True, help="a language model, e.g. RWKV/v6-Finch-1B6-HF")
-    p.add_argument("-t", "--tasks", nargs="+", default=DEFAULT_TASKS)
+    _add_task_selection_args(p)  # the task selection of `mteb run` (default here: MRPCZeroShot)
+    _add_benchmark_selection_args(p)
     p.add_argument("--layers", nargs="+", type=int, default=None, help="default: every hidden state")
-    p.add_argument("--pooling", default="mean", choices=["mean", "max", "last", "first_last"])
+    p.add_argument("--pooling", nargs="+", default=["mean"], choices=POOLINGS, help="one forward pass for all")
+    p.add_argument(
+        "--prompt",
+        nargs="+",
+        default=["none"],
+        help="none, eol (PromptEOL), echo (text twice, second copy pooled) or templates with {text}; one pass each",
+    )
+    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="default: float32 on "
+                   "the CPU, bfloat16 on CUDA; anything but float32 is named in the revision")  # fmt: skip
     p.add_argument("--eval-splits", nargs="+", default=None)
     p.add_argument("--output-folder", default="results")
     p.add_argument("--batch-size", type=positive_int, default=32)

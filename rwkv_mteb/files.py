@@ -34,9 +34,10 @@ def commands_path(result_path: Path) -> Path:
     return result_path.parent / COMMANDS_LOG
 
 
-def diagnostics_path(output_folder: Path, model: str, pooling: str) -> Path:
-    """Per-layer diagnostics of a sweep, beside the results (outside MTEB's ``results/`` tree)."""
-    return output_folder / "diagnostics" / f"{model.replace('/', '__')}__pooling={pooling}.json"
+def diagnostics_path(output_folder: Path, model: str, pooling: str, prompt: str, task: str) -> Path:
+    """Per-layer diagnostics of a sweep on one task's texts, beside the results (outside MTEB's ``results/``)."""
+    method = f"pooling={pooling}" + (f"__prompt={prompt}" if prompt != "none" else "")
+    return output_folder / "diagnostics" / f"{model.replace('/', '__')}__{method}__{task}.json"
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ import numpy as np
 from mteb.results import TaskResult
 
 from rwkv_mteb import stats
+from rwkv_mteb.diagnostics import LAYER_METRICS
 from rwkv_mteb.errors import CorruptFileError, PublishError
 from rwkv_mteb.files import (
     COMMANDS_LOG,
@@ -37,6 +39,7 @@ from rwkv_mteb.files import (
     read_jsonl,
 )
 from rwkv_mteb.records import Board, Diagnostics, ProfileFile, schema_text
+from rwkv_mteb.rwkv.prompts import Prompt
 
 logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -153,11 +156,11 @@ def collect_predictions(folders: list[Path]) -> dict[tuple[str, str], dict[str, 
 def collect_diagnostics(folders: list[Path]) -> list[dict[str, Any]]:
     found = []
     for folder in folders:
-        for path in sorted(diagnostics_path(folder, "*", "*").parent.glob("*.json")):
+        for path in sorted(diagnostics_path(folder, "*", "*", "*", "*").parent.glob("*.json")):
             fix = "delete it or rerun the sweep that wrote it"
             data = read_json(path, "sweep diagnostics", fix)
             found.append(validated(Diagnostics, data, path, "sweep diagnostics", fix).model_dump())
-    return sorted(found, key=lambda d: (d["model"], d["pooling"]))
+    return sorted(found, key=lambda d: (d["model"], d["pooling"], d["prompt"], d["task"]))
 
 
 def gold_scores(task: str, warnings: list[str]) -> dict[str, np.ndarray] | None:
@@ -198,12 +201,14 @@ def describe_model(name: str, saved_meta: dict[str, Any]) -> dict[str, Any]:
         if family == "other" and name.startswith("sentence-transformers/"):
             family = "sbert"
     layers = kwargs.get("layers") or []
+    prompt = Prompt.of(kwargs.get("prompt")).name if builder == "layerwise" else None
     n_parameters = saved_meta.get("n_parameters", registered.n_parameters if registered is not None else None)
     return {
         "family": family,
         "base_model": base,
         "layer": layers[0] if builder == "layerwise" and len(layers) == 1 else None,
         "pooling": kwargs.get("pooling") if builder == "layerwise" else None,
+        "prompt": prompt,
         "parameters": n_parameters,
     }
 
@@ -237,14 +242,23 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
         date = run.result.date
         for split, rows in sorted(run.result.scores.items()):
             row = rows[0] if rows else {}
+            score, undefined = _finite(row.get("main_score")), None
+            if score is None:
+                constant = (run.profile.get(split) or {}).get("constant_embeddings")
+                undefined = (
+                    "every text got the same vector (constant embeddings): the similarity ranking is undefined"
+                    if constant
+                    else "MTEB recorded no finite main score"
+                )
             entry: dict[str, Any] = {
                 "model": run.model,
                 "revision": run.revision,
                 **describe_model(run.model, run.meta),
                 "task": run.task,
                 "split": split,
-                "main_score": row.get("main_score"),
-                "pearson": row.get("cosine_pearson"),
+                "main_score": score,
+                "undefined": undefined,
+                "pearson": _finite(row.get("cosine_pearson")),
                 "n_pairs": None,
                 "ci95_bootstrap": None,
                 "ci95_fisher": None,
@@ -262,7 +276,10 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
             if run.profile and split not in run.profile:
                 warnings.append(f"{run.model} on {run.task}/{split}: the profile lacks this split")
             pred = preds.get(split)
-            if pred is not None and gold is not None and split in gold and len(gold[split]) == len(pred):
+            if pred is not None and not np.isfinite(pred).all():
+                pred = None  # e.g. cosines of zero vectors: no interval rather than a wrong one
+            usable = score is not None and pred is not None and gold is not None
+            if usable and split in gold and len(gold[split]) == len(pred):
                 g = gold[split]
                 entry["n_pairs"] = len(g)
                 entry["ci95_bootstrap"] = list(stats.bootstrap_ci(pred, g, seed=0))
@@ -281,6 +298,7 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
                     entry["binary"] = {**stats.binary_metrics(pred, g, threshold), "threshold_from": "train"}
             entries.append(entry)
     comparisons = compare(entries, predictions, golds)
+    diagnostics = collect_diagnostics(folders)
     board = {
         "schema_version": SCHEMA_VERSION,
         "generated_by": {"command": command, "rwkv_mteb_version": _version()},
@@ -293,8 +311,8 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
         },
         "entries": sorted(entries, key=lambda e: (e["task"], e["split"], -(e["main_score"] or -9), e["model"])),
         "comparisons": comparisons["pairs"],
-        "layer_sweeps": comparisons["sweeps"],
-        "diagnostics": collect_diagnostics(folders),
+        "layer_sweeps": layer_sweeps(entries, predictions, golds, diagnostics),
+        "diagnostics": diagnostics,
         "warnings": sorted(set(warnings)),
     }
     for message in board["warnings"]:
@@ -302,13 +320,75 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
     return Board.model_validate(_round(board)).model_dump(mode="json"), runs
 
 
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def layer_sweeps(
+    entries: list[dict[str, Any]],
+    predictions: dict,  # type: ignore[type-arg]
+    golds: dict,  # type: ignore[type-arg]
+    diagnostics: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Per sweep (model, pooling, prompt) and task split: the best layer and the layers not distinguishable from
+    it (paired bootstrap on the same pairs, where predictions exist), and the Spearman correlation across layers
+    between each label-free metric and the score (the Layer by Layer paper's analysis), with Fisher intervals."""
+    groups: dict[tuple[str, str, str, str | None, str | None], list[dict[str, Any]]] = {}
+    for e in entries:
+        if e["layer"] is not None:
+            groups.setdefault((e["task"], e["split"], e["base_model"], e["pooling"], e["prompt"]), []).append(e)
+    metrics_of = {
+        (d["model"], d["pooling"], d["prompt"], d["task"]): {r["layer"]: r for r in d["layers"]} for d in diagnostics
+    }
+    out = []
+    for (task, split, base, pooling, prompt), layers in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        defined = [e for e in layers if e["main_score"] is not None]
+        top = max(defined, key=lambda e: (e["main_score"], -e["layer"])) if defined else None
+        same = [top["layer"]] if top else []
+        if top is not None and top["n_pairs"]:
+            gold, seed = golds[task][split], sum(map(ord, f"{task}/{split}"))
+            for e in defined:
+                if e is top or not e["n_pairs"]:
+                    continue
+                a, b = predictions[(e["model"], task)][split], predictions[(top["model"], task)][split]
+                if stats.paired_bootstrap(a, b, gold, seed=seed)["p_value"] >= ALPHA:
+                    same.append(e["layer"])
+        correlations = {}
+        rows = metrics_of.get((base, pooling, prompt or "none", task), {})
+        for metric in LAYER_METRICS:
+            points = [(rows[e["layer"]].get(metric), e["main_score"]) for e in defined if e["layer"] in rows]
+            points = [(m, v) for m, v in points if m is not None]
+            if len(points) < 4:
+                continue
+            xs, ys = np.array(points).T
+            rho = _finite(float(stats.spearman(xs, ys))) if np.ptp(xs) > 0 and np.ptp(ys) > 0 else None
+            interval = stats.fisher_ci(rho, len(points)) if rho is not None else None
+            correlations[metric] = {
+                "spearman": rho,
+                "ci95_fisher": list(interval) if interval else None,
+                "layers": len(points),
+            }
+        out.append(
+            {
+                "task": task,
+                "split": split,
+                "base_model": base,
+                "pooling": pooling,
+                "prompt": prompt,
+                "best_layer": top["layer"] if top else None,
+                "layers_not_distinguishable_from_best": sorted(same),
+                "metric_correlations": correlations,
+            }
+        )
+    return out
+
+
 def compare(entries: list[dict[str, Any]], predictions: dict, golds: dict) -> dict[str, list]:  # type: ignore[type-arg]
-    """Each entry against the best of its task and split, on the same pairs; and, per layer sweep, the layers
-    not distinguishable from the best layer."""
-    pairs, sweeps = [], []
+    """Each entry against the best of its task and split, on the same pairs."""
+    pairs = []
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for e in entries:
-        if e["n_pairs"]:
+        if e["n_pairs"] and e["main_score"] is not None:
             groups.setdefault((e["task"], e["split"]), []).append(e)
     for (task, split), group in sorted(groups.items()):
         gold = golds[task][split]
@@ -332,32 +412,7 @@ def compare(entries: list[dict[str, Any]], predictions: dict, golds: dict) -> di
                     "distinguishable": test["p_value"] < ALPHA,
                 }
             )
-        sweep_groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for e in group:
-            if e["layer"] is not None:
-                sweep_groups.setdefault((e["base_model"], e["pooling"]), []).append(e)
-        for (base, pooling), layers in sorted(sweep_groups.items()):
-            top = max(layers, key=lambda e: (e["main_score"], -e["layer"]))
-            same = [top["layer"]]
-            for e in layers:
-                if e is top:
-                    continue
-                test = stats.paired_bootstrap(
-                    predictions[(e["model"], task)][split], predictions[(top["model"], task)][split], gold, seed=seed
-                )
-                if test["p_value"] >= ALPHA:
-                    same.append(e["layer"])
-            sweeps.append(
-                {
-                    "task": task,
-                    "split": split,
-                    "base_model": base,
-                    "pooling": pooling,
-                    "best_layer": top["layer"],
-                    "layers_not_distinguishable_from_best": sorted(same),
-                }
-            )
-    return {"pairs": pairs, "sweeps": sweeps}
+    return {"pairs": pairs}
 
 
 def _version() -> str:

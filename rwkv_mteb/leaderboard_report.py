@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from rwkv_mteb.diagnostics import LAYER_METRICS
+
 
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
@@ -54,7 +58,8 @@ def write_readme(board: dict[str, Any], path: Path) -> None:
             test = tests.get((task, split, e["model"]))
             delta = f"{test['difference']:+.4f} ({test['p_value']:.3f})" if test else ("best" if e["n_pairs"] else "–")
             cost = e["cost"] or {}
-            row = [f"`{e['model']}`", _fmt(e["main_score"]), _interval(e["ci95_bootstrap"]), _fmt(e["pearson"])]
+            score = _fmt(e["main_score"]) if e["main_score"] is not None else f"undefined: {e['undefined']}"
+            row = [f"`{e['model']}`", score, _interval(e["ci95_bootstrap"]), _fmt(e["pearson"])]
             if binary:
                 b = e["binary"] or {}
                 row += [_fmt(b.get("roc_auc")), _fmt(b.get("accuracy")), _fmt(b.get("f1"))]
@@ -70,15 +75,37 @@ def write_readme(board: dict[str, Any], path: Path) -> None:
         lines += [
             "## Layer sweeps",
             "",
-            "| model | pooling | task / split | best layer | not distinguishable |",
-            "|---|---|---|---|---|",
+            "| model | pooling | prompt | task / split | best layer | not distinguishable |",
+            "|---|---|---|---|---|---|",
         ]
         for s in board["layer_sweeps"]:
             lines.append(
-                f"| `{s['base_model']}` | {s['pooling']} | {s['task']} / {s['split']} | {s['best_layer']} | "
-                f"{', '.join(map(str, s['layers_not_distinguishable_from_best']))} |"
+                f"| `{s['base_model']}` | {s['pooling']} | {s['prompt']} | {s['task']} / {s['split']} | "
+                f"{s['best_layer']} | {', '.join(map(str, s['layers_not_distinguishable_from_best']))} |"
             )
         lines.append("")
+        metrics = sorted({m for s in board["layer_sweeps"] for m in s["metric_correlations"]})
+        if metrics:
+            lines += [
+                "## Label-free layer metrics vs score",
+                "",
+                "Spearman correlation across layers between each metric (computed without labels on a seeded sample "
+                "of the swept texts) and the layer's score, with its 95% Fisher interval (n = layers).",
+                "",
+                "| model | pooling | prompt | task / split | " + " | ".join(metrics) + " |",
+                "|---|---|---|---|" + "---|" * len(metrics),
+            ]
+            for s in board["layer_sweeps"]:
+                cells = []
+                for m in metrics:
+                    c = s["metric_correlations"].get(m)
+                    cells.append(f"{_fmt(c['spearman'], 2)} {_interval(c['ci95_fisher'])}" if c else "–")
+                lines.append(
+                    f"| `{s['base_model']}` | {s['pooling']} | {s['prompt']} | {s['task']} / {s['split']} | "
+                    + " | ".join(cells)
+                    + " |"
+                )
+            lines.append("")
     if board["warnings"]:
         lines += ["## Gaps", ""] + [f"- {w}" for w in board["warnings"]] + [""]
     lines += [
@@ -103,18 +130,18 @@ def write_plots(board: dict[str, Any], out: Path) -> None:
     fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 4), squeeze=False)
     for ax, (task, split) in zip(axes[0], splits, strict=True):
         entries = [e for e in board["entries"] if (e["task"], e["split"]) == (task, split)]
-        lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        lines: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for e in entries:
             if e["layer"] is not None:
-                lines.setdefault((e["base_model"], e["pooling"]), []).append(e)
-        for (base, pooling), points in sorted(lines.items()):
+                lines.setdefault((e["base_model"], e["pooling"], e["prompt"]), []).append(e)
+        for (base, pooling, prompt), points in sorted(lines.items()):
             points.sort(key=lambda e: e["layer"])
             xs = [e["layer"] for e in points]
-            ax.plot(xs, [e["main_score"] for e in points], "o-", label=f"{base} ({pooling})")
-            if all(e["ci95_bootstrap"] for e in points):
-                ax.fill_between(
-                    xs, [e["ci95_bootstrap"][0] for e in points], [e["ci95_bootstrap"][1] for e in points], alpha=0.2
-                )
+            method = pooling if prompt in (None, "none") else f"{pooling}, {prompt}"
+            ys = [np.nan if e["main_score"] is None else e["main_score"] for e in points]
+            (line,) = ax.plot(xs, ys, "o-", markersize=3, label=f"{base.split('/')[-1]} ({method})")
+            ci = [e["ci95_bootstrap"] or (np.nan, np.nan) for e in points]
+            ax.fill_between(xs, [c[0] for c in ci], [c[1] for c in ci], alpha=0.15, color=line.get_color())
         for i, e in enumerate(sorted((e for e in entries if e["layer"] is None), key=lambda e: e["model"])):
             style = ("--", ":", "-.")[i % 3]
             ax.axhline(e["main_score"], linestyle=style, color=f"C{(i + 5) % 10}", linewidth=1.5, label=e["model"])
@@ -130,6 +157,8 @@ def write_plots(board: dict[str, Any], out: Path) -> None:
         for e in board["entries"]:
             if (e["task"], e["split"]) != (task, split) or not (e["cost"] or {}).get("seconds_per_pair"):
                 continue
+            if e["main_score"] is None:
+                continue
             ax.scatter(e["cost"]["seconds_per_pair"], e["main_score"])
             ax.annotate(e["model"].split("/")[-1], (e["cost"]["seconds_per_pair"], e["main_score"]), fontsize=7)
         ax.set(xscale="log", title=f"{task} / {split}", xlabel="seconds per pair (log)", ylabel="Spearman")
@@ -139,12 +168,13 @@ def write_plots(board: dict[str, Any], out: Path) -> None:
     plt.close(fig)
 
     if board["diagnostics"]:
-        keys = ("anisotropy", "spectrum_entropy", "effective_rank", "mean_norm")
-        fig, axes = plt.subplots(1, 4, figsize=(18, 3.5))
+        fig, axes = plt.subplots(1, len(LAYER_METRICS), figsize=(4 * len(LAYER_METRICS), 3.5))
         for d in board["diagnostics"]:
             xs = [row["layer"] for row in d["layers"]]
-            for ax, key in zip(axes, keys, strict=True):
-                ax.plot(xs, [row[key] for row in d["layers"]], "o-", label=f"{d['model']} ({d['pooling']})")
+            method = d["pooling"] if d["prompt"] == "none" else f"{d['pooling']}, {d['prompt']}"
+            for ax, key in zip(axes, LAYER_METRICS, strict=True):
+                ys = [np.nan if row[key] is None else row[key] for row in d["layers"]]
+                ax.plot(xs, ys, "o-", markersize=3, label=f"{d['model'].split('/')[-1]} ({method})")
                 ax.set(title=key, xlabel="layer")
         axes[0].legend(fontsize=7)
         fig.tight_layout()

@@ -8,14 +8,15 @@ sentence-transformers and transformers are imported by the builders, when a mode
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rwkv_mteb.config import model_paths
+from rwkv_mteb.config import hub_offline, model_paths
 from rwkv_mteb.errors import ModelUnavailableError
-from rwkv_mteb.model_sources import local_path, require_hub
+from rwkv_mteb.model_sources import local_path, offline_stand_in, require_hub
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -86,6 +87,9 @@ def resolve_source(base: str, name: str, family: str, revision: str | None) -> t
         path = local_path(candidate)
         if path is not None:
             return path, True
+    stand_in = offline_stand_in(base)
+    if stand_in is not None and hub_offline():
+        return stand_in, True
     require_hub(base)
     if family == "transformers":
         return base, False
@@ -115,8 +119,10 @@ def build_layerwise(
     combine: str = "mean",
     dtype: str | None = None,
     cache: bool | None = None,
+    prompt: str | None = None,
 ) -> SentenceTransformer:
-    """The SentenceTransformer pooling ``layers`` of language model ``base``."""
+    """The SentenceTransformer pooling ``layers`` of language model ``base`` (``prompt``: a zero-shot method,
+    see :mod:`rwkv_mteb.rwkv.prompts`)."""
     from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder, LayerwiseModel, load_backbone
 
     if not layers:
@@ -124,7 +130,14 @@ def build_layerwise(
     device = device or ("cuda" if _cuda() else "cpu")
     dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
     source, local = resolve_source(base, name, family, revision)
-    backbone = load_backbone(family, source, dtype=dtype, device=device, revision=revision, local_only=local)
+    try:
+        backbone = load_backbone(family, source, dtype=dtype, device=device, revision=revision, local_only=local)
+    except OSError as exc:  # the hub did not answer: a packaged stand-in, under its own revision
+        stand_in = None if local else offline_stand_in(base)
+        if stand_in is None:
+            raise
+        logging.getLogger(__name__).warning("%s: the hub failed (%s); using %s", base, exc, stand_in)
+        backbone = load_backbone(family, stand_in, dtype=dtype, device=device)
     use_cache = vector_cache_enabled() if cache is None else cache
-    module = LayerwiseEncoder(backbone, layers, pooling, combine, model_id=base, cache=use_cache)
+    module = LayerwiseEncoder(backbone, layers, pooling, combine, model_id=base, cache=use_cache, prompt=prompt)
     return LayerwiseModel(modules=[module], device=device, similarity_fn_name="cosine")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rwkv_mteb.model_metas import GLOVE_METAS, LANGUAGE_MODELS, LAYERWISE_METAS, POOLINGS, SIMCSE_METAS
+from rwkv_mteb.model_metas import GLOVE_METAS, LANGUAGE_MODELS, LAYERWISE_METAS, POOLINGS, PROMPT_VARIANTS, SIMCSE_METAS
 
 
 def natural_key(text: str) -> list[int | str]:
@@ -23,11 +23,13 @@ def model_listing(expand: bool = False) -> str:
     lines += [f"  {n}  dim {registry[n].embed_dim}" for n in DEFAULT_SBERT if n in registry]
     lines += ["SimCSE (the authors' pooling)"]
     lines += [f"  {m.name}  dim {m.embed_dim}" for m in SIMCSE_METAS]
-    lines += ["Language models, layer by layer ('(layer=K)' alone means mean pooling)"]
+    lines += ["Language models, layer by layer ('(layer=K)' alone means mean pooling of the plain text)"]
     if expand:
         lines += [f"  {m.name}" for m in sorted(LAYERWISE_METAS, key=lambda m: natural_key(m.name))]
     else:
         for lm in LANGUAGE_MODELS:
             lines.append(f"  {lm.name} (layer=0..{lm.hidden_states - 1}, pooling={'|'.join(POOLINGS)})  dim {lm.width}")
+        prompts = "; ".join(f"prompt={p}: pooling={'|'.join(ps)}" for p, ps in PROMPT_VARIANTS.items() if p != "none")
+        lines.append(f"  with zero-shot prompts ({prompts}); any template through `rwkv-mteb sweep --prompt`")
         lines.append("  (`rwkv-mteb models --all` lists every variant name)")
     return "\n".join(lines)

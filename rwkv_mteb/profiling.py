@@ -25,6 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from rwkv_mteb.distributed import worker_label
@@ -142,6 +143,7 @@ class Profiler:
         self.load_seconds = load_seconds
         self.records: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.first_call_done = False
+        self._first_vector: dict[tuple[str, str, str], np.ndarray] = {}
         self.devices: str | None = None  # set when sentence-transformers encodes on several devices (a pool)
         self.last_used = 0.0  # when this profiler last recorded an encode call (the newest record wins)
         self._tokens = 0
@@ -253,6 +255,7 @@ class Profiler:
                         produced[worker] = produced.get(worker, 0) + count - producers_before.get(worker, 0)
                 record["produced_by"] = dict(sorted(produced.items()))
             record["peak_rss_mb"] = max(record["peak_rss_mb"] or 0.0, rss.peak)
+            self._check_constant(key, record, out)
             if cuda is not None:
                 record["peak_gpu_allocated_mb"] = cuda.max_memory_allocated() / 2**20
                 record["peak_gpu_reserved_mb"] = cuda.max_memory_reserved() / 2**20
@@ -261,6 +264,20 @@ class Profiler:
 
         profiled_encode.__wrapped__ = encode  # type: ignore[attr-defined]
         return profiled_encode
+
+    def _check_constant(self, key: tuple[str, str, str], record: dict[str, Any], out: Any) -> None:
+        """Whether every vector of the split so far is the first one: then cosine-based scores are undefined (a
+        prompt-only layer, e.g. the last token of a fixed template at the embedding layer)."""
+        try:
+            vectors = np.asarray(out.float().cpu() if hasattr(out, "cpu") else out, dtype=np.float64)
+        except (TypeError, ValueError):
+            return
+        if vectors.ndim != 2 or not len(vectors):
+            return
+        first = self._first_vector.setdefault(key, vectors[0])
+        scale = max(float(np.abs(first).max()), 1e-30)
+        same = bool(np.abs(vectors - first).max() <= 1e-6 * scale)
+        record["constant_embeddings"] = same and record.get("constant_embeddings") is not False
 
     def _new_record(self, key: tuple[str, str, str], task: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         device, dtype = self._device_dtype()
@@ -291,6 +308,7 @@ class Profiler:
             "dtype": dtype,
             "worker": worker_label(),
             "produced_by": None,
+            "constant_embeddings": None,
             "batch_size": kwargs.get("batch_size"),
             "versions": _versions(),
         }

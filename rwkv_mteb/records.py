@@ -56,6 +56,9 @@ class ProfileRecord(_Record):
         description="layer-wise encoders: sentences per worker that computed their vectors in this run "
         "(a sweep's pass, local or on Ray), or 'vector cache' for vectors from an earlier run",
     )
+    constant_embeddings: bool | None = Field(
+        None, description="every text of this split got the same vector: similarity-based scores are undefined"
+    )
     batch_size: int | None
     versions: dict[str, str | None]
 
@@ -112,10 +115,14 @@ class Entry(_Record):
     base_model: str
     layer: int | None = Field(description="hidden state pooled (reference layout), null for sentence encoders")
     pooling: str | None
+    prompt: str | None = Field(
+        None, description="zero-shot prompt method of a layer-wise model: none, eol, echo, tpl-..."
+    )
     parameters: int | None
     task: str
     split: str
-    main_score: float | None = Field(description="MTEB main score: cosine Spearman")
+    main_score: float | None = Field(description="MTEB main score (cosine Spearman on STS tasks); null: undefined")
+    undefined: str | None = Field(None, description="why the score is undefined, when it is")
     pearson: float | None = Field(description="cosine Pearson")
     n_pairs: int | None
     ci95_bootstrap: Interval = Field(description="percentile bootstrap over pairs, seeded")
@@ -137,29 +144,48 @@ class Comparison(_Record):
     distinguishable: bool
 
 
+class MetricCorrelation(_Record):
+    spearman: float | None = Field(description="across layers, between the label-free metric and the task score")
+    ci95_fisher: Interval = Field(description="Fisher z interval with n = layers")
+    layers: int
+
+
 class LayerSweep(_Record):
     task: str
     split: str
     base_model: str
     pooling: str | None
-    best_layer: int
+    prompt: str | None = None
+    best_layer: int | None
     layers_not_distinguishable_from_best: list[int]
+    metric_correlations: dict[str, MetricCorrelation] = Field(
+        default_factory=dict, description="Layer by Layer's analysis: each diagnostic metric vs the score, per layer"
+    )
 
 
 class LayerDiagnostics(_Record):
+    """Label-free metrics of one layer (see rwkv_mteb.diagnostics); null where undefined (e.g. constant vectors)."""
+
     layer: int
-    anisotropy: float
-    spectrum_entropy: float
-    effective_rank: float
-    mean_norm: float
+    prompt_entropy: float | None = Field(description="Renyi entropy of a text's token states / log(tokens), mean")
+    dataset_entropy: float | None = Field(description="Renyi entropy of the sample's pooled vectors / log(texts)")
+    curvature: float | None = Field(description="mean angle between successive token steps (radians), mean")
+    effective_rank: float | None
+    anisotropy: float | None
+    intrinsic_dimension: float | None = Field(description="TwoNN maximum-likelihood estimate")
+    mean_norm: float | None
 
 
 class Diagnostics(_Record):
     model: str
     pooling: str
-    tasks: list[str]
-    sentences: int = Field(description="distinct sentences the diagnostics were computed on (a seeded sample)")
-    sentences_swept: int | None = Field(default=None, description="distinct sentences the sweep encoded")
+    prompt: str = "none"
+    template: str | None = None
+    revision: str | None = None
+    task: str = Field(description="the task whose texts (as MTEB asks for them) were sampled")
+    sentences: int = Field(description="distinct texts the pooled-vector metrics were computed on (seeded sample)")
+    token_sentences: int | None = Field(default=None, description="texts of the sample the token metrics used")
+    sentences_swept: int | None = Field(default=None, description="distinct texts the sweep encoded")
     layers: list[LayerDiagnostics]
 
 

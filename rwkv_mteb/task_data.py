@@ -1,7 +1,8 @@
 """Reading a task's splits: from the Hugging Face hub, or from local GLUE-layout TSV files.
 
-Every split comes out with the same three columns, ``sentence1``, ``sentence2`` and ``score`` (float), whatever
-its source, so MTEB's STS evaluator reads them unchanged.
+Every split comes out with the columns MTEB's evaluator of the task's type reads, whatever its source: STS
+``sentence1, sentence2, score`` (float in the declared range), PairClassification ``sentence1, sentence2, labels``
+(0 or 1), Classification ``text, label`` and Clustering ``sentences, labels`` (non-empty strings).
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from rwkv_mteb.config import DATA_DIR_VAR, data_dir, hub_offline
 from rwkv_mteb.errors import DataError
 from rwkv_mteb.task_spec import SplitSpec, TaskSpec
 
-COLUMN_ROLES = ("sentence1", "sentence2", "score")
+# role -> MTEB's column name, per task type
+MTEB_COLUMNS = {
+    "STS": {"sentence1": "sentence1", "sentence2": "sentence2", "score": "score"},
+    "PairClassification": {"sentence1": "sentence1", "sentence2": "sentence2", "label": "labels"},
+    "Classification": {"text": "text", "label": "label"},
+    "Clustering": {"text": "sentences", "label": "labels"},
+}
 
 
 def sha256_of(path: Path) -> str:
@@ -38,6 +45,28 @@ def _decode(path: Path, spec: TaskSpec) -> str:
             f"task {spec.name}: {path} line {line} is not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start}); "
             "re-save the file as UTF-8"
         ) from None
+
+
+def _label(raw: str, spec: TaskSpec, where: str) -> int | str:
+    """A pair label is 0 or 1; a class or cluster label any non-empty string."""
+    if spec.type == "PairClassification":
+        if raw.strip() not in ("0", "1"):
+            raise DataError(
+                f"task {spec.name}: {where}: label column '{spec.local.columns.label}' holds {raw!r}; a "
+                "PairClassification label is 0 or 1"
+            )
+        return int(raw)
+    if not raw.strip():
+        raise DataError(f"task {spec.name}: {where}: label column '{spec.local.columns.label}' is empty")
+    return raw
+
+
+def _cell(role: str, raw: str, spec: TaskSpec, path: Path, line_no: int) -> float | int | str:
+    if role == "score":
+        return _score(raw, spec, path, line_no)
+    if role == "label":
+        return _label(raw, spec, f"{path} line {line_no}")
+    return raw
 
 
 def _score(raw: str, spec: TaskSpec, path: Path, line_no: int) -> float:
@@ -73,7 +102,7 @@ def read_local_split(spec: TaskSpec, split: SplitSpec, root: Path) -> Dataset:
             f"task {spec.name}: {path} has sha256 {actual}, but {spec.path.name} expects {split.sha256}; "
             "replace the file with the documented one (see the data folder's SOURCE.md) or fix the task file"
         )
-    wanted = spec.local.columns.model_dump()
+    wanted = spec.local.columns.roles()
     reader = csv.reader(_decode(path, spec).splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
     header = next(reader, None)
     if header is None:
@@ -85,22 +114,26 @@ def read_local_split(spec: TaskSpec, split: SplitSpec, root: Path) -> Dataset:
             f"[local].columns mapping in {spec.path}"
         )
     index = {role: header.index(col) for role, col in wanted.items()}
-    columns: dict[str, list] = {role: [] for role in COLUMN_ROLES}
+    columns: dict[str, list] = {role: [] for role in wanted}
     for line_no, row in enumerate(reader, start=2):
         if len(row) != len(header):
             raise DataError(
                 f"task {spec.name}: {path} line {line_no} has {len(row)} fields, the header has {len(header)}"
             )
-        columns["score"].append(_score(row[index["score"]], spec, path, line_no))
-        columns["sentence1"].append(row[index["sentence1"]])
-        columns["sentence2"].append(row[index["sentence2"]])
-    if not columns["score"]:
+        for role in wanted:
+            columns[role].append(_cell(role, row[index[role]], spec, path, line_no))
+    rows = len(next(iter(columns.values())))
+    if not rows:
         raise DataError(f"task {spec.name}: {path} has a header but no rows; the split must not be empty")
-    if split.rows is not None and len(columns["score"]) != split.rows:
-        raise DataError(
-            f"task {spec.name}: {path} has {len(columns['score'])} rows, {spec.path.name} expects {split.rows}"
-        )
-    return Dataset.from_dict(columns)
+    if split.rows is not None and rows != split.rows:
+        raise DataError(f"task {spec.name}: {path} has {rows} rows, {spec.path.name} expects {split.rows}")
+    return _as_mteb(spec, Dataset.from_dict(columns))
+
+
+def _as_mteb(spec: TaskSpec, data: Dataset) -> Dataset:
+    """Role columns renamed to what MTEB's evaluator of this task type reads."""
+    rename = {role: name for role, name in MTEB_COLUMNS[spec.type].items() if role != name}
+    return data.rename_columns(rename) if rename else data
 
 
 def read_hub_splits(spec: TaskSpec, names: list[str]) -> dict[str, Dataset]:
@@ -116,7 +149,7 @@ def read_hub_splits(spec: TaskSpec, names: list[str]) -> dict[str, Dataset]:
             f"'{spec.local.folder}/<split>.tsv'"
         ) from None
     out = {}
-    rename = {col: role for role, col in spec.hub.columns.model_dump().items()}
+    rename = {col: role for role, col in spec.hub.columns.roles().items()}
     for name in names:
         if name not in loaded:
             raise DataError(f"task {spec.name}: the hub dataset has no split {name!r} (it has {list(loaded)})")
@@ -127,15 +160,20 @@ def read_hub_splits(spec: TaskSpec, names: list[str]) -> dict[str, Dataset]:
                 f"task {spec.name}: hub split {name!r} lacks column(s) {missing}; fix [hub].columns in {spec.path}"
             )
         ds = ds.select_columns(list(rename)).rename_columns(rename)
-        out[name] = ds.cast_column("score", Value("float64"))
-        if len(out[name]) == 0:
+        if len(ds) == 0:
             raise DataError(f"task {spec.name}: hub split {name!r} is empty")
-        bad = [i for i, v in enumerate(out[name]["score"]) if not spec.score_min <= v <= spec.score_max]
-        if bad:
-            raise DataError(
-                f"task {spec.name}: hub split {name!r} row {bad[0]} has score {out[name]['score'][bad[0]]!r}, not a "
-                f"finite number in [{spec.score_min:g}, {spec.score_max:g}]; fix [score] in {spec.path}"
-            )
+        if spec.type == "STS":
+            ds = ds.cast_column("score", Value("float64"))
+            bad = [i for i, v in enumerate(ds["score"]) if not spec.score_min <= v <= spec.score_max]
+            if bad:
+                raise DataError(
+                    f"task {spec.name}: hub split {name!r} row {bad[0]} has score {ds['score'][bad[0]]!r}, not a "
+                    f"finite number in [{spec.score_min:g}, {spec.score_max:g}]; fix [score] in {spec.path}"
+                )
+        else:
+            labels = [_label(str(v), spec, f"hub split {name!r} row {i}") for i, v in enumerate(ds["label"])]
+            ds = ds.remove_columns("label").add_column("label", labels)
+        out[name] = _as_mteb(spec, ds)
     return out
 
 

@@ -1,10 +1,16 @@
-"""Turns a declarative task file into an MTEB task class (an ``AbsTaskSTS`` scored by cosine Spearman)."""
+"""Turns a declarative task file into an MTEB task class of its type: ``AbsTaskSTS`` (cosine Spearman),
+``AbsTaskPairClassification`` (max AP), ``AbsTaskClassification`` (accuracy of MTEB's logistic regression) or
+``AbsTaskClustering`` (V-measure), each with MTEB's own evaluator and main score."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
+from mteb.abstasks.abstask import AbsTask
+from mteb.abstasks.classification import AbsTaskClassification
+from mteb.abstasks.clustering import AbsTaskClustering
+from mteb.abstasks.pair_classification import AbsTaskPairClassification
 from mteb.abstasks.sts import AbsTaskSTS
 from mteb.abstasks.task_metadata import TaskMetadata
 from pydantic import ValidationError
@@ -14,13 +20,17 @@ from rwkv_mteb.task_data import load_splits
 from rwkv_mteb.task_spec import TaskSpec
 
 _METADATA_DEFAULTS: dict[str, Any] = {
-    "type": "STS",
-    "category": "t2t",
     "modalities": ["text"],
     "eval_langs": ["eng-Latn"],
-    "main_score": "cosine_spearman",
     "dialect": [],
     "task_subtypes": [],
+}
+# type -> (MTEB base class, category, main score)
+_BY_TYPE: dict[str, tuple[type[AbsTask], str, str]] = {
+    "STS": (AbsTaskSTS, "t2t", "cosine_spearman"),
+    "PairClassification": (AbsTaskPairClassification, "t2t", "max_ap"),
+    "Classification": (AbsTaskClassification, "t2c", "accuracy"),
+    "Clustering": (AbsTaskClustering, "t2c", "v_measure"),
 }
 
 
@@ -34,7 +44,8 @@ def _dataset(spec: TaskSpec) -> dict[str, str]:
 
 
 def task_metadata(spec: TaskSpec) -> TaskMetadata:
-    fields = {**_METADATA_DEFAULTS, **spec.metadata}
+    _, category, main_score = _BY_TYPE[spec.type]
+    fields = {**_METADATA_DEFAULTS, "type": spec.type, "category": category, "main_score": main_score, **spec.metadata}
     if "date" in fields:
         fields["date"] = tuple(fields["date"])
     try:
@@ -49,20 +60,25 @@ def task_metadata(spec: TaskSpec) -> TaskMetadata:
         raise TaskDefinitionError(f"{spec.path}: MTEB rejects this task's metadata:\n{exc}") from None
 
 
-def make_task_class(spec: TaskSpec) -> type[AbsTaskSTS]:
-    def load_data(self: AbsTaskSTS, num_proc: int | None = None, **kwargs: Any) -> None:
+def make_task_class(spec: TaskSpec) -> type[AbsTask]:
+    def load_data(self: AbsTask, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
             return
         self.dataset = load_splits(spec)
         self.data_loaded = True
 
-    namespace = {
+    base = _BY_TYPE[spec.type][0]
+    namespace: dict[str, Any] = {
         "__doc__": spec.description,
         "__module__": __name__,
         "metadata": task_metadata(spec),
-        "min_score": spec.score_min,
-        "max_score": spec.score_max,
         "spec": spec,
         "load_data": load_data,
     }
-    return type(spec.name, (AbsTaskSTS,), namespace)
+    if spec.type == "STS":
+        namespace |= {"min_score": spec.score_min, "max_score": spec.score_max}
+    elif spec.type == "Classification":
+        namespace["train_split"] = spec.train_split
+    elif spec.type == "Clustering":
+        namespace["max_fraction_of_documents_to_embed"] = None  # local tasks are small: cluster every text
+    return type(spec.name, (base,), namespace)

@@ -1,8 +1,8 @@
 """Declarative task files (``tasks/*.toml``), parsed into a validated model.
 
-A task file says what a zero-shot similarity task is (name, sources, columns, splits, score range, sampling
-rule); :mod:`rwkv_mteb.task_factory` turns it into an MTEB task class. Files ship inside the wheel
-(``rwkv_mteb/_tasks``); users add their own through ``RWKV_MTEB_TASKS_DIR``.
+A task file says what a task is (name, ``type``: STS, PairClassification, Classification or Clustering, sources,
+columns by role, splits, score range, sampling rule); :mod:`rwkv_mteb.task_factory` turns it into an MTEB task
+class. Files ship inside the wheel (``rwkv_mteb/_tasks``); users add their own through ``RWKV_MTEB_TASKS_DIR``.
 
 Parsing is strict, because a lenient parser turns a typo into a wrong number: unknown keys are errors that
 name the closest valid key (``sha265`` would otherwise switch the checksum off), types are not coerced
@@ -17,7 +17,7 @@ import difflib
 import re
 import tomllib
 from pathlib import Path, PurePosixPath
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -40,12 +40,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, populate_by_name=True, frozen=True)
 
 
-class Columns(_Strict):
-    """Which source column plays each role."""
+TASK_TYPES = ("STS", "PairClassification", "Classification", "Clustering")
+# the roles each task type's rows have (what [local].columns and [hub].columns map)
+ROLES = {
+    "STS": ("sentence1", "sentence2", "score"),
+    "PairClassification": ("sentence1", "sentence2", "label"),
+    "Classification": ("text", "label"),
+    "Clustering": ("text", "label"),
+}
 
-    sentence1: str
-    sentence2: str
-    score: str
+
+class Columns(_Strict):
+    """Which source column plays each role (which roles: by the task's ``type``)."""
+
+    sentence1: str | None = None
+    sentence2: str | None = None
+    score: str | None = None
+    text: str | None = None
+    label: str | None = None
+
+    def roles(self) -> dict[str, str]:
+        """role -> source column, for the roles that are set."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class HubSource(_Strict):
@@ -118,7 +134,9 @@ class SplitSpec(_Strict):
 class TaskSpec(_Strict):
     name: str
     description: str = Field(min_length=1)
-    score: ScoreRange
+    type: Literal["STS", "PairClassification", "Classification", "Clustering"] = "STS"
+    score: ScoreRange | None = None
+    train_split: str | None = Field(default=None, description="Classification: the split the classifier learns on")
     hub: HubSource | None = None
     local: LocalSource
     splits: dict[str, SplitSpec] = Field(min_length=1)
@@ -160,6 +178,27 @@ class TaskSpec(_Strict):
         unknown = [s for s in self.eval_splits if s not in self.splits]
         if unknown:
             raise ValueError(f"eval_splits {unknown} are not among [splits] ({list(self.splits)})")
+        roles = ROLES[self.type]
+        for where, columns in (("local", self.local.columns), ("hub", self.hub.columns if self.hub else None)):
+            if columns is None:
+                continue
+            given = set(columns.roles())
+            if given != set(roles):
+                raise ValueError(
+                    f"[{where}].columns of a {self.type} task maps exactly {list(roles)}; it maps {sorted(given)}"
+                )
+        if (self.score is None) == (self.type == "STS"):
+            raise ValueError(
+                "an STS task needs [score] (min, max)" if self.score is None else f"a {self.type} task has no [score]"
+            )
+        if self.type == "Classification":
+            if self.train_split is None or self.train_split not in self.splits:
+                raise ValueError(
+                    f"a Classification task needs train_split, one of [splits] ({list(self.splits)}); "
+                    f"got {self.train_split!r}"
+                )
+        elif self.train_split is not None:
+            raise ValueError(f"train_split is for Classification tasks; a {self.type} task has none")
         return self
 
     @property
@@ -168,11 +207,11 @@ class TaskSpec(_Strict):
 
     @property
     def score_min(self) -> float:
-        return self.score.min
+        return self.score.min if self.score else float("-inf")
 
     @property
     def score_max(self) -> float:
-        return self.score.max
+        return self.score.max if self.score else float("inf")
 
     @property
     def base_splits(self) -> list[str]:

@@ -73,8 +73,8 @@ def test_requested_layers_only(backbone, cache_env, monkeypatch):
     assert entry.methods[0].bytes == len(TEXTS) * 2 * 4 * backbone.hidden_size  # layers 0 and 2 only
     want0, want1 = uncached(backbone, [0]), uncached(backbone, [1])
     calls = []
-    original = backbone.pooled
-    monkeypatch.setattr(backbone, "pooled", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
+    original = backbone.pooled_many
+    monkeypatch.setattr(backbone, "pooled_many", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
     np.testing.assert_allclose(encoder.with_layers([0]).pooled_layers(TEXTS), want0, atol=1e-6)
     assert calls == []  # a stored layer is served
     np.testing.assert_allclose(encoder.with_layers([1]).pooled_layers(TEXTS), want1, atol=1e-6)

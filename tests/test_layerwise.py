@@ -117,8 +117,8 @@ def test_cache_serves_other_layers_without_running_the_model(backbone, tmp_path,
     assert len(cache) == len(set(TEXTS))
     expected = first_layers(backbone, [1, 2])
     calls = []
-    original = backbone.pooled
-    monkeypatch.setattr(backbone, "pooled", lambda *a, **k: calls.append(a) or original(*a, **k))
+    original = backbone.pooled_many
+    monkeypatch.setattr(backbone, "pooled_many", lambda *a, **k: calls.append(a) or original(*a, **k))
     shallow = deep.with_layers([1, 2])
     got = shallow.pooled_layers(TEXTS)
     assert calls == []

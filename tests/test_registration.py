@@ -142,12 +142,15 @@ def test_models_listing_is_grouped_collapsed_and_naturally_sorted():
 
     short = [line.strip() for line in model_listing().splitlines()]
     assert len(short) < 30
-    assert "RWKV/v6-Finch-1B6-HF (layer=0..24, pooling=mean|max|last|first_last)  dim 2048" in short
+    assert "RWKV/v6-Finch-1B6-HF (layer=0..24, pooling=mean|weighted_mean|max|last|first_last)  dim 2048" in short
+    assert "with zero-shot prompts (prompt=eol: pooling=last; prompt=echo: pooling=mean|last)" in "\n".join(short)
     assert short.index("stanfordnlp/glove.6B.50d  dim 50") < short.index(
         "sentence-transformers/all-MiniLM-L6-v2  dim 384"
     )
     names = [
         line.strip() for line in model_listing(expand=True).splitlines() if line.startswith("  ") and "(layer=" in line
     ]
-    assert len(names) == sum(lm.hidden_states for lm in LANGUAGE_MODELS) * 4
+    # per layer: 5 poolings of the plain text, PromptEOL by its last token, echo by mean and last token
+    assert len(names) == sum(lm.hidden_states for lm in LANGUAGE_MODELS) * (5 + 1 + 2)
+    assert "HuggingFaceTB/SmolLM2-135M-Instruct (layer=30, pooling=last, prompt=echo)" in names
     assert names.index("RWKV/v6-Finch-1B6-HF (layer=2)") < names.index("RWKV/v6-Finch-1B6-HF (layer=10)")

@@ -66,7 +66,10 @@ def test_missing_key_names_file_and_key(tmp_path):
 
 def test_column_roles_are_checked(tmp_path):
     path = write(tmp_path, MINIMAL.format(name="X").replace(', score = "gold"', ""))
-    with pytest.raises(TaskDefinitionError, match=r"missing key 'local\.columns\.score'"):
+    with pytest.raises(
+        TaskDefinitionError,
+        match=r"\[local\]\.columns of a STS task maps exactly \['sentence1', 'sentence2', 'score'\]; it maps \['sentence1', 'sentence2'\]",
+    ):
         parse_task_file(path)
 
 

@@ -4,7 +4,7 @@
   const board = JSON.parse(document.getElementById("board-data").textContent);
   const NONE = "—";
   const groupKey = (e) => e.task + " / " + e.split;
-  const methodOf = (e) => e.pooling || NONE;
+  const methodOf = (e) => (e.pooling || NONE) + (e.prompt && e.prompt !== "none" ? ", " + e.prompt : "");
   const seriesKey = (e) => e.layer === null ? e.model : e.base_model + " (" + methodOf(e) + ")";
   const unique = (values) => Array.from(new Set(values)).sort();
   const groups = unique(board.entries.map(groupKey));
@@ -242,7 +242,7 @@
   }
 
   function renderCost() {
-    const entries = board.entries.filter((e) => groupKey(e) === state.group && cost(e, "seconds_per_pair"));
+    const entries = board.entries.filter((e) => groupKey(e) === state.group && cost(e, "seconds_per_pair") && e.main_score !== null);
     const trace = {
       x: entries.map((e) => cost(e, "seconds_per_pair")), y: entries.map((e) => e.main_score),
       text: entries.map((e) => e.model.split("/").pop()), mode: "markers+text", textposition: "top center",
@@ -262,13 +262,13 @@
     }
     section.hidden = false;
     document.getElementById("diagnostics-note").textContent =
-      "Per layer, on the swept sentences: anisotropy (mean cosine of unrelated sentences), spectrum entropy, effective rank, mean norm.";
-    const metrics = ["anisotropy", "spectrum_entropy", "effective_rank", "mean_norm"];
+      "Per layer, on a seeded sample of the swept texts: prompt entropy and curvature of each text's token states, dataset entropy, effective rank, anisotropy and intrinsic dimension (TwoNN) of the pooled vectors.";
+    const metrics = ["prompt_entropy", "dataset_entropy", "curvature", "effective_rank", "anisotropy", "intrinsic_dimension"];
     grid.replaceChildren(...metrics.map((m) => el("div", { id: "diagnostics-" + m, role: "img", "aria-label": m + " by layer" })));
     for (const m of metrics) {
       const traces = board.diagnostics.map((d) => ({
         x: d.layers.map((r) => r.layer), y: d.layers.map((r) => r[m]), mode: "lines+markers",
-        name: d.model + " (" + d.pooling + ")", meta: { role: "diagnostic", metric: m },
+        name: d.model + " (" + methodOf(d) + ")", meta: { role: "diagnostic", metric: m },
       }));
       Plotly.react("diagnostics-" + m, traces, layout(m, { title: { text: "layer" } }, {}), CONFIG);
     }

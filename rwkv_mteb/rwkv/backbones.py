@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -45,6 +46,22 @@ def pad_right(ids: list[list[int]], device: torch.device | str) -> tuple[torch.T
     for row, seq in enumerate(ids):
         batch[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     return batch.to(device), lengths.to(device)
+
+
+def gguf_quantization(path: Path) -> str:
+    """The quantization a GGUF file declares (``general.file_type``), e.g. ``q4_1``."""
+    from gguf import GGUFReader, LlamaFileType
+
+    field = GGUFReader(str(path)).fields["general.file_type"]
+    return LlamaFileType(int(field.parts[field.data[0]][0])).name.removeprefix("MOSTLY_").lower()
+
+
+def _starts(starts: list[int] | None, order: list[int], lengths: torch.Tensor) -> torch.Tensor:
+    """Where each row's pooled span starts, in batch order (clamped inside a truncated input)."""
+    if starts is None:
+        return torch.zeros_like(lengths)
+    begin = torch.tensor([starts[i] for i in order], dtype=torch.long, device=lengths.device)
+    return torch.minimum(begin, lengths - 1)
 
 
 def _check_dtype(dtype: str) -> torch.dtype:
@@ -91,14 +108,32 @@ class Backbone(nn.Module):
 
     @property
     def revision(self) -> str:
+        """The weights' hub commit or content digest, then any precision change: ``-bfloat16`` when the model
+        runs in another dtype than float32, so results of a cast model are never filed as the original's."""
         commit = hub_commit(Path(self.source)) if isinstance(self.source, Path) else None
-        return commit or revision_of(self.identity)
+        return self._with_dtype(commit or revision_of(self.identity))
+
+    def _with_dtype(self, revision: str) -> str:
+        return revision if self.dtype == "float32" else f"{revision}-{self.dtype}"
 
     def cache_name(self) -> str:
         """The vector cache file of this backbone in its current dtype (casting the model changes vectors)."""
         return hashlib.sha256(f"{self.family}\0{self.identity}\0{self.dtype}".encode()).hexdigest()[:32]
 
-    def pooled(self, ids: list[list[int]], layers: list[int], pooling: str) -> torch.Tensor:
+    def pooled(
+        self, ids: list[list[int]], layers: list[int], pooling: str, starts: list[int] | None = None
+    ) -> torch.Tensor:
+        """(B, len(layers), C): each row pooled over its positions ``starts[i]`` (default 0) to its end."""
+        return self.pooled_many(ids, layers, (pooling,), starts)[pooling]
+
+    def pooled_many(
+        self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Several poolings of one forward pass (a sweep's mean and weighted mean cost one pass)."""
+        raise NotImplementedError
+
+    def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:
+        """(len(layers), T, C) float32 hidden states of one text's tokens (the layer diagnostics' trajectories)."""
         raise NotImplementedError
 
     def check_layers(self, layers: list[int]) -> None:
@@ -160,12 +195,15 @@ class NativeRwkv(Backbone):
         return [*files, *extra, *vocab], None
 
     @torch.no_grad()
-    def pooled(self, ids: list[list[int]], layers: list[int], pooling: str) -> torch.Tensor:
+    def pooled_many(
+        self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None = None
+    ) -> dict[str, torch.Tensor]:
         """Padding-free: rows sorted longest first run in segments (:mod:`segments`) and leave the batch once
         their sequence has ended; the recurrent state of the rest is carried over."""
         self.check_layers(layers)
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         tokens, lengths = pad_right([ids[i] for i in order], self.device)
+        begin = _starts(starts, order, lengths)
         vocab = self.model.config.vocab_size
         if int(tokens.max()) >= vocab:
             raise CheckpointError(
@@ -174,7 +212,7 @@ class NativeRwkv(Backbone):
             )
         slots = {layer: i for i, layer in enumerate(layers)}
         deepest = max(layers)
-        acc = PoolAccumulator(pooling, lengths, len(layers), self.hidden_size)
+        accs = [PoolAccumulator(p, lengths, len(layers), self.hidden_size, begin) for p in poolings]
         state = self.model.initial_state(tokens.shape[0], tokens.device)
         overhead = self.segment_overhead if self.segment_overhead is not None else OVERHEAD.get(self.device.type, 32)
         for segment in plan_segments([len(ids[i]) for i in order], overhead, self.chunk_tokens):
@@ -182,13 +220,29 @@ class NativeRwkv(Backbone):
             chunk = tokens[: segment.rows, segment.start : segment.end]
             for index, hidden in self.model.iter_hidden_states(chunk, state):
                 if index in slots:
-                    acc.add(slots[index], hidden, segment.start)
+                    for acc in accs:
+                        acc.add(slots[index], hidden, segment.start)
                 if index >= deepest:
                     break
-        result = acc.result()
-        pooled = torch.empty_like(result)
-        pooled[torch.tensor(order, device=result.device)] = result  # back to the caller's order
-        return pooled
+        back = torch.tensor(order, device=tokens.device)
+        out = {}
+        for pooling, acc in zip(poolings, accs, strict=True):
+            result = acc.result()
+            out[pooling] = torch.empty_like(result)
+            out[pooling][back] = result  # back to the caller's order
+        return out
+
+    @torch.no_grad()
+    def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:
+        self.check_layers(layers)
+        tokens = torch.tensor([ids], dtype=torch.long, device=self.device)
+        found: dict[int, torch.Tensor] = {}
+        for index, hidden in self.model.iter_hidden_states(tokens, self.model.initial_state(1, tokens.device)):
+            if index in layers:
+                found[index] = hidden[0].float().cpu()
+            if index >= max(layers):
+                break
+        return torch.stack([found[k] for k in layers]).numpy()
 
     def save(self, folder: Path) -> None:
         from safetensors.torch import save_file
@@ -242,6 +296,7 @@ class TransformersModel(Backbone):
             self.tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(where, **kwargs))
         # a model read from the hub is identified by the commit it came from
         self._hub_commit = None if local else getattr(config, "_commit_hash", None) or revision
+        self.gguf_type = gguf_quantization(Path(source)) if gguf else None
         self.num_hidden_states = config.num_hidden_layers + 1
         self.hidden_size = config.hidden_size
         limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
@@ -257,20 +312,39 @@ class TransformersModel(Backbone):
 
     @property
     def revision(self) -> str:
-        return self._hub_commit or super().revision
+        """A GGUF file's results are filed as ``gguf-<quantization>-sha256-...``: never as the hub model's."""
+        if self._hub_commit:
+            return self._with_dtype(self._hub_commit)
+        if self.gguf_type:
+            return self._with_dtype(f"gguf-{self.gguf_type}-{revision_of(self.identity)}")
+        return super().revision
 
     @torch.no_grad()
-    def pooled(self, ids: list[list[int]], layers: list[int], pooling: str) -> torch.Tensor:
+    def pooled_many(
+        self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None = None
+    ) -> dict[str, torch.Tensor]:
         self.check_layers(layers)
         if self.max_tokens:
             ids = [seq[: self.max_tokens] for seq in ids]
         tokens, lengths = pad_right(ids, self.device)
+        begin = _starts(starts, list(range(len(ids))), lengths)
         mask = (torch.arange(tokens.shape[1], device=tokens.device)[None] < lengths[:, None]).long()
         out = self.model(input_ids=tokens, attention_mask=mask, output_hidden_states=True)
-        acc = PoolAccumulator(pooling, lengths, len(layers), self.hidden_size)
-        for slot, layer in enumerate(layers):
-            acc.add(slot, out.hidden_states[layer].float(), 0)
-        return acc.result()
+        result = {}
+        for pooling in poolings:
+            acc = PoolAccumulator(pooling, lengths, len(layers), self.hidden_size, begin)
+            for slot, layer in enumerate(layers):
+                acc.add(slot, out.hidden_states[layer].float(), 0)
+            result[pooling] = acc.result()
+        return result
+
+    @torch.no_grad()
+    def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:
+        self.check_layers(layers)
+        ids = ids[: self.max_tokens] if self.max_tokens else ids
+        tokens = torch.tensor([ids], dtype=torch.long, device=self.device)
+        hidden = self.model(input_ids=tokens, output_hidden_states=True).hidden_states
+        return torch.stack([hidden[k][0].float().cpu() for k in layers]).numpy()
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,11 @@
 into sentence vectors.
 
 ``layers`` picks hidden states (reference layout, see ``modeling_rwkv6``), ``pooling`` is one of mean (masked,
-the default), max, last token, or the average of first and last token, and several layers are combined by
-their mean or their concatenation. One forward pass pools every requested layer, so a sweep over all layers
-costs about one pass; results go through :class:`VectorCache` when enabled.
+the default), weighted mean (position-weighted, SGPT), max, last token, or the average of first and last token,
+``prompt`` a zero-shot method (:mod:`rwkv_mteb.rwkv.prompts`: none, ``eol``, ``echo`` or a template), and
+several layers are combined by their mean or their concatenation. One forward pass pools every requested layer
+(and every pooling a sweep asks for), so a sweep over all layers costs about one pass; results go through
+:class:`VectorCache` when enabled.
 
 Saved and reloaded like any sentence-transformers module: ``layerwise_config.json`` plus the backbone's own
 files in ``backbone/``.
@@ -12,6 +14,7 @@ files in ``backbone/``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -26,6 +29,7 @@ from rwkv_mteb.config import cache_dir, cache_max_bytes, cache_requested_layers_
 from rwkv_mteb.distributed import worker_label
 from rwkv_mteb.rwkv.backbones import Backbone, NativeRwkv, TransformersModel
 from rwkv_mteb.rwkv.pooling import POOLINGS
+from rwkv_mteb.rwkv.prompts import Prompt
 from rwkv_mteb.rwkv.vector_cache import VectorCache
 
 COMBINES = ("mean", "concat")
@@ -48,7 +52,7 @@ def load_backbone(
 
 class LayerwiseEncoder(InputModule):
     config_file_name = "layerwise_config.json"
-    config_keys: ClassVar[list[str]] = ["family", "layers", "pooling", "combine", "dtype", "model_id"]
+    config_keys: ClassVar[list[str]] = ["family", "layers", "pooling", "combine", "dtype", "model_id", "prompt"]
     modalities: ClassVar[list[str]] = ["text"]
     save_in_root = False
 
@@ -60,6 +64,7 @@ class LayerwiseEncoder(InputModule):
         combine: str = "mean",
         model_id: str | None = None,
         cache: bool | VectorCache = True,
+        prompt: str | Prompt | None = None,
     ) -> None:
         super().__init__()
         layers = [layers] if isinstance(layers, int) else list(layers)
@@ -74,6 +79,13 @@ class LayerwiseEncoder(InputModule):
         self.tokenizer = backbone.tokenizer
         self.family = backbone.family
         self.layers, self.pooling, self.combine, self.model_id = layers, pooling, combine, model_id
+        self.method_prompt = Prompt.of(prompt)
+        self.prompt = self.method_prompt.template  # what the saved config holds
+        # the poolings a cache miss computes and stores together (one forward pass; a sweep sets several)
+        self.together: tuple[str, ...] = (pooling,)
+        # a sweep's dry run: the texts MTEB asks for are recorded (shared by every view) and answered with
+        # stand-in vectors, so the sweep learns what to encode without reading any task's columns
+        self.recorder: dict[str, None] | None = None
         # True: the on-disk cache of this backbone in its current dtype, opened on first use
         self._cache: bool | VectorCache = cache
         self._open_caches: dict[str, VectorCache] = {}
@@ -116,26 +128,46 @@ class LayerwiseEncoder(InputModule):
         self._cache = value
 
     def with_layers(
-        self, layers: list[int] | int, pooling: str | None = None, combine: str | None = None
+        self,
+        layers: list[int] | int,
+        pooling: str | None = None,
+        combine: str | None = None,
+        prompt: str | Prompt | None = None,
     ) -> LayerwiseEncoder:
-        """Another view on the same loaded backbone (and cache): no second copy of the weights."""
+        """Another view on the same loaded backbone (and cache): no second copy of the weights. ``prompt``
+        None keeps this view's prompt."""
         view = LayerwiseEncoder(
-            self.backbone, layers, pooling or self.pooling, combine or self.combine, self.model_id, self._cache
+            self.backbone,
+            layers,
+            pooling or self.pooling,
+            combine or self.combine,
+            self.model_id,
+            self._cache,
+            self.method_prompt if prompt is None else prompt,
         )
         view._open_caches = self._open_caches
         view.produced_by = self.produced_by
+        view.recorder = self.recorder
         return view
+
+    def method(self, pooling: str | None = None) -> str:
+        """How this view's vectors are made, as the vector cache keys them."""
+        return self.method_prompt.method(pooling or self.pooling)
+
+    def encode_texts(self, texts: list[str]) -> tuple[list[list[int]], list[int]]:
+        """Token ids of the prompted texts and where each one's pooled span starts."""
+        return self.method_prompt.encode(self.tokenizer, texts)
 
     # ----------------------------------------------------------------- sentence-transformers interface
 
     def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
-        texts = [prompt + t for t in inputs] if prompt else list(inputs)
-        token_ids = self.tokenizer(texts)
+        texts = [prompt + t for t in inputs] if prompt else list(inputs)  # sentence-transformers' own prefix
+        token_ids, starts = self.encode_texts(texts)
         self.tokens_seen += sum(map(len, token_ids))
-        return {"texts": texts, "token_ids": token_ids}
+        return {"texts": texts, "token_ids": token_ids, "starts": starts}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        pooled = torch.from_numpy(self.pooled_layers(features["texts"], features["token_ids"]))
+        pooled = torch.from_numpy(self.pooled_layers(features["texts"], features["token_ids"], features["starts"]))
         features["layer_embeddings"] = pooled
         features["sentence_embedding"] = pooled.mean(1) if self.combine == "mean" else pooled.flatten(1)
         return features
@@ -160,32 +192,64 @@ class LayerwiseEncoder(InputModule):
         folder = Path(model_name_or_path) / subfolder
         config = json.loads((folder / cls.config_file_name).read_text())
         backbone = load_backbone(config["family"], folder / "backbone", dtype=config.get("dtype", "float32"))
-        return cls(backbone, config["layers"], config["pooling"], config["combine"], config.get("model_id"))
+        return cls(
+            backbone,
+            config["layers"],
+            config["pooling"],
+            config["combine"],
+            config.get("model_id"),
+            prompt=config.get("prompt"),
+        )
 
     # ----------------------------------------------------------------- the work
 
-    def pooled_layers(self, texts: list[str], token_ids: list[list[int]] | None = None) -> np.ndarray:
+    def pooled_layers(
+        self, texts: list[str], token_ids: list[list[int]] | None = None, starts: list[int] | None = None
+    ) -> np.ndarray:
         """(len(texts), len(self.layers), C) float32, from the cache where possible."""
-        token_ids = token_ids if token_ids is not None else self.tokenizer(texts)
+        if self.recorder is not None:
+            return self._stand_in(texts)
+        if token_ids is None:
+            token_ids, starts = self.encode_texts(texts)
         here = worker_label(str(self.backbone.device))
         cache = self.cache
         if cache is None:
             self.producers[here] += len(texts)
-            return self.backbone.pooled(token_ids, self.layers, self.pooling).cpu().numpy()
+            return self.backbone.pooled(token_ids, self.layers, self.pooling, starts).cpu().numpy()
         computed = self.computed_layers()
-        keys = [VectorCache.key(self.pooling, t) for t in texts]
+        keys = [VectorCache.key(self.method(), t) for t in texts]
         found = cache.get(list(dict.fromkeys(keys)), self.layers)
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.cache_hits += len(keys) - len(missing)
         self.producers.update(self.produced_by.get(k, "vector cache") for k in keys if k in found)
         if missing:
-            fresh = self.backbone.pooled([token_ids[i] for i in missing], computed, self.pooling).cpu().numpy()
-            cache.put({keys[i]: fresh[row] for row, i in enumerate(missing)}, self.pooling, computed)
+            together = (self.pooling, *(p for p in self.together if p != self.pooling))
+            fresh = self.backbone.pooled_many(
+                [token_ids[i] for i in missing],
+                computed,
+                together,
+                None if starts is None else [starts[i] for i in missing],
+            )
+            for pooling, vectors in fresh.items():
+                rows = vectors.cpu().numpy()
+                method = self.method(pooling)
+                made = {VectorCache.key(method, texts[i]): rows[n] for n, i in enumerate(missing)}
+                cache.put(made, method, computed)
+                self.produced_by.update(dict.fromkeys(made, here))
             wanted = [computed.index(layer) for layer in self.layers]
-            found.update({keys[i]: fresh[row][wanted] for row, i in enumerate(missing)})
-            self.produced_by.update((keys[i], here) for i in missing)
+            mine = fresh[self.pooling].cpu().numpy()
+            found.update({keys[i]: mine[n][wanted] for n, i in enumerate(missing)})
             self.producers[here] += len(missing)
         return np.stack([found[k] for k in keys])
+
+    def _stand_in(self, texts: list[str]) -> np.ndarray:
+        """Record the texts; answer with vectors seeded by each text (distinct, deterministic, never used)."""
+        self.recorder.update(dict.fromkeys(texts))
+        out = np.empty((len(texts), len(self.layers), self.backbone.hidden_size), dtype=np.float32)
+        for row, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            out[row] = np.random.default_rng(seed).standard_normal(out.shape[1:], dtype=np.float32)
+        return out
 
     def computed_layers(self) -> list[int]:
         """The layers a cache miss computes and stores: every layer up to the deepest requested one (so that any

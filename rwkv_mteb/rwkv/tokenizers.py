@@ -22,7 +22,13 @@ class WorldTokenizer:
         self.vocab_file = Path(self._tok.vocab_filepath)
 
     def __call__(self, texts: list[str]) -> list[list[int]]:
-        return [ids or [self.empty_id] for ids in self._tok.encode_batch(list(texts))]
+        return [ids or [self.empty_id] for ids in self.plain(texts)]
+
+    special_prefix: tuple[int, ...] = ()  # no BOS
+
+    def plain(self, texts: list[str]) -> list[list[int]]:
+        """Ids of each text alone (no special tokens, empty stays empty): the pieces of a prompt template."""
+        return [list(ids) for ids in self._tok.encode_batch(list(texts))]
 
     def save(self, folder: Path) -> None:
         import shutil
@@ -37,7 +43,12 @@ class ByteTokenizer:
     vocab_file = None
 
     def __call__(self, texts: list[str]) -> list[list[int]]:
-        return [list(text.encode("utf-8")) or [self.empty_id] for text in texts]
+        return [ids or [self.empty_id] for ids in self.plain(texts)]
+
+    special_prefix: tuple[int, ...] = ()
+
+    def plain(self, texts: list[str]) -> list[list[int]]:
+        return [list(text.encode("utf-8")) for text in texts]
 
     def save(self, folder: Path) -> None:
         """Nothing to save: a 256-row embedding table says "bytes"."""
@@ -65,10 +76,15 @@ class HFTokenizer:
         self.tokenizer = tokenizer
         fallback = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
         self.empty_id = fallback if fallback is not None else 0
+        # the special tokens the model puts before a text (a BOS, or nothing), kept first in a prompted input
+        self.special_prefix = tuple(tokenizer("", add_special_tokens=True)["input_ids"])
 
     def __call__(self, texts: list[str]) -> list[list[int]]:
         encoded = self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
         return [ids or [self.empty_id] for ids in encoded]
+
+    def plain(self, texts: list[str]) -> list[list[int]]:
+        return list(self.tokenizer(list(texts), add_special_tokens=False)["input_ids"])
 
     def save(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(folder)
