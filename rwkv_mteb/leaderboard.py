@@ -297,7 +297,15 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
                         )
                     entry["binary"] = {**stats.binary_metrics(pred, g, threshold), "threshold_from": "train"}
             entries.append(entry)
-    comparisons = compare(entries, predictions, golds)
+    shared: dict[tuple[str, str], stats.PairedResamples] = {}
+
+    def resamples(task: str, split: str) -> stats.PairedResamples:
+        """One set of resampled pairs per task split (seeded by its name), shared by every test on it."""
+        if (task, split) not in shared:
+            shared[task, split] = stats.PairedResamples(golds[task][split], seed=sum(map(ord, f"{task}/{split}")))
+        return shared[task, split]
+
+    comparisons = compare(entries, predictions, resamples)
     diagnostics = collect_diagnostics(folders)
     board = {
         "schema_version": SCHEMA_VERSION,
@@ -311,7 +319,7 @@ def build(folders: list[Path], command: list[str]) -> tuple[dict[str, Any], list
         },
         "entries": sorted(entries, key=lambda e: (e["task"], e["split"], -(e["main_score"] or -9), e["model"])),
         "comparisons": comparisons["pairs"],
-        "layer_sweeps": layer_sweeps(entries, predictions, golds, diagnostics),
+        "layer_sweeps": layer_sweeps(entries, predictions, resamples, diagnostics),
         "diagnostics": diagnostics,
         "warnings": sorted(set(warnings)),
     }
@@ -327,7 +335,7 @@ def _finite(value: Any) -> float | None:
 def layer_sweeps(
     entries: list[dict[str, Any]],
     predictions: dict,  # type: ignore[type-arg]
-    golds: dict,  # type: ignore[type-arg]
+    resamples: Any,
     diagnostics: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Per sweep (model, pooling, prompt) and task split: the best layer and the layers not distinguishable from
@@ -346,12 +354,12 @@ def layer_sweeps(
         top = max(defined, key=lambda e: (e["main_score"], -e["layer"])) if defined else None
         same = [top["layer"]] if top else []
         if top is not None and top["n_pairs"]:
-            gold, seed = golds[task][split], sum(map(ord, f"{task}/{split}"))
+            resampled = resamples(task, split)
             for e in defined:
                 if e is top or not e["n_pairs"]:
                     continue
                 a, b = predictions[(e["model"], task)][split], predictions[(top["model"], task)][split]
-                if stats.paired_bootstrap(a, b, gold, seed=seed)["p_value"] >= ALPHA:
+                if resampled.test(a, b)["p_value"] >= ALPHA:
                     same.append(e["layer"])
         correlations = {}
         rows = metrics_of.get((base, pooling, prompt or "none", task), {})
@@ -383,7 +391,7 @@ def layer_sweeps(
     return out
 
 
-def compare(entries: list[dict[str, Any]], predictions: dict, golds: dict) -> dict[str, list]:  # type: ignore[type-arg]
+def compare(entries: list[dict[str, Any]], predictions: dict, resamples: Any) -> dict[str, list]:  # type: ignore[type-arg]
     """Each entry against the best of its task and split, on the same pairs."""
     pairs = []
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -391,17 +399,12 @@ def compare(entries: list[dict[str, Any]], predictions: dict, golds: dict) -> di
         if e["n_pairs"] and e["main_score"] is not None:
             groups.setdefault((e["task"], e["split"]), []).append(e)
     for (task, split), group in sorted(groups.items()):
-        gold = golds[task][split]
         best = max(group, key=lambda e: (e["main_score"], e["model"]))
-        seed = sum(map(ord, f"{task}/{split}"))
-        tests = {}
+        resampled = resamples(task, split)
         for e in sorted(group, key=lambda e: e["model"]):
             if e is best:
                 continue
-            test = stats.paired_bootstrap(
-                predictions[(e["model"], task)][split], predictions[(best["model"], task)][split], gold, seed=seed
-            )
-            tests[e["model"]] = test
+            test = resampled.test(predictions[(e["model"], task)][split], predictions[(best["model"], task)][split])
             pairs.append(
                 {
                     "task": task,

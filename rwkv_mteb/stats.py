@@ -50,24 +50,45 @@ def fisher_ci(rho: float, n: int) -> tuple[float, float] | None:
     return math.tanh(z - half), math.tanh(z + half)
 
 
+class PairedResamples:
+    """Paired bootstrap tests of many predictions against one gold: every prediction is resampled on the same
+    seeded pairs, and its resampled Spearman correlations are computed once and kept (``n_resamples`` numbers), so a
+    test between any two is a subtraction. A board compares hundreds of layer variants with the best one."""
+
+    def __init__(self, gold: np.ndarray, seed: int = 0, n_resamples: int = N_RESAMPLES) -> None:
+        self.gold, self.seed, self.n_resamples = gold, seed, n_resamples
+        self._memo: dict[bytes, tuple[float, np.ndarray]] = {}
+
+    def of(self, pred: np.ndarray) -> tuple[float, np.ndarray]:
+        """(observed Spearman, Spearman on each resample)."""
+        key = np.ascontiguousarray(pred, dtype=float).tobytes()
+        if key not in self._memo:
+            rng = np.random.default_rng(self.seed)
+            n = len(self.gold)
+            values = np.empty(self.n_resamples)
+            for start in range(0, self.n_resamples, 100):  # blocks of 100 resamples keep memory bounded
+                idx = rng.integers(0, n, size=(min(100, self.n_resamples - start), n))
+                values[start : start + len(idx)] = spearman(pred[idx], self.gold[idx])
+            self._memo[key] = (float(spearman(pred, self.gold)), values)
+        return self._memo[key]
+
+    def test(self, pred_a: np.ndarray, pred_b: np.ndarray) -> dict[str, float]:
+        """Spearman(a) - Spearman(b) on the same resampled pairs: the difference, its interval and a two-sided
+        p-value (the bootstrap distribution re-centred on zero, the null of equal correlation)."""
+        (rho_a, a), (rho_b, b) = self.of(pred_a), self.of(pred_b)
+        observed, diffs = rho_a - rho_b, a - b
+        alpha = 1 - CONFIDENCE
+        low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
+        centred = diffs - diffs.mean()
+        p = (1 + np.sum(np.abs(centred) >= abs(observed))) / (1 + self.n_resamples)
+        return {"difference": observed, "ci_low": float(low), "ci_high": float(high), "p_value": float(min(1.0, p))}
+
+
 def paired_bootstrap(
     pred_a: np.ndarray, pred_b: np.ndarray, gold: np.ndarray, seed: int = 0, n_resamples: int = N_RESAMPLES
 ) -> dict[str, float]:
-    """Spearman(a) - Spearman(b) on the same resampled pairs: the difference, its interval and a two-sided
-    p-value (the bootstrap distribution re-centred on zero, the null of equal correlation)."""
-    rng = np.random.default_rng(seed)
-    n = len(gold)
-    observed = float(spearman(pred_a, gold) - spearman(pred_b, gold))
-    diffs = np.empty(n_resamples)
-    for start in range(0, n_resamples, 100):  # blocks of 100 resamples keep memory bounded
-        idx = rng.integers(0, n, size=(min(100, n_resamples - start), n))
-        g = gold[idx]
-        diffs[start : start + len(idx)] = spearman(pred_a[idx], g) - spearman(pred_b[idx], g)
-    alpha = 1 - CONFIDENCE
-    low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    centred = diffs - diffs.mean()
-    p = (1 + np.sum(np.abs(centred) >= abs(observed))) / (1 + n_resamples)
-    return {"difference": observed, "ci_low": float(low), "ci_high": float(high), "p_value": float(min(1.0, p))}
+    """One paired test (see :class:`PairedResamples`)."""
+    return PairedResamples(gold, seed, n_resamples).test(pred_a, pred_b)
 
 
 def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -1,0 +1,119 @@
+"""Zero-shot methods pin their token positions: echo pools only the second copy, eol the last token, a template's
+instruction is context; weighted mean weighs the i-th pooled token by i. Checked against hidden states computed
+by hand from the model's own forward pass, for RWKV-6 (padding-free segments) and a transformers model."""
+
+import numpy as np
+import pytest
+import torch
+
+from rwkv_mteb.rwkv.backbones import NativeRwkv, TransformersModel
+from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
+from rwkv_mteb.rwkv.prompts import BUILTIN_PROMPTS, Prompt
+from rwkv_mteb.rwkv.tokenizers import ByteTokenizer
+
+TEXTS = ["A plane is taking off.", "Amrozi accused his brother.", "x", ""]
+
+
+@pytest.fixture(scope="module")
+def rwkv(small_rwkv):
+    return NativeRwkv(small_rwkv)
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    from transformers import LlamaConfig, LlamaModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("llama")
+    config = LlamaConfig(
+        vocab_size=256, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, max_position_embeddings=512,
+    )  # fmt: skip
+    LlamaModel(config).save_pretrained(folder)
+    return TransformersModel(folder, local_only=True)  # no tokenizer files, 256 ids: bytes
+
+
+def test_parse_builtins_templates_and_errors():
+    assert Prompt.of(None).is_none and Prompt.of("none").is_none and Prompt.of("{text}").is_none
+    assert Prompt.of("eol").template == BUILTIN_PROMPTS["eol"] and Prompt.of(BUILTIN_PROMPTS["echo"]).name == "echo"
+    custom = Prompt.of("Summarize: {text} in short")
+    assert custom.name.startswith("tpl-") and custom.name == Prompt.of("Summarize: {text} in short").name
+    assert Prompt.of("none").method("mean") == "mean"  # caches from before prompts stay valid
+    assert Prompt.of("eol").method("last") != Prompt.of("echo").method("last")
+    with pytest.raises(ValueError, match=r"put \{text\} where the sentence goes"):
+        Prompt.of("no placeholder")
+
+
+def test_token_positions_of_each_method():
+    tok = ByteTokenizer()
+    text = "hi there"
+    ids, starts = Prompt.of("echo").encode(tok, [text])
+    first, second = BUILTIN_PROMPTS["echo"].split("{text}")[:2]
+    assert bytes(ids[0]).decode() == first + text + second + text
+    assert starts == [len(first + text + second)]  # the second copy's first token
+    assert bytes(ids[0][starts[0] :]).decode() == text
+    ids, starts = Prompt.of("eol").encode(tok, [text])
+    assert bytes(ids[0]).decode() == f'This sentence : "{text}" means in one word:"'
+    assert bytes(ids[0][starts[0] :]).decode() == f'{text}" means in one word:"'  # the last token is '"'
+    ids, starts = Prompt.of("Query: {text}").encode(tok, [text])
+    assert starts == [len("Query: ")]
+    ids, starts = Prompt.of("echo").encode(tok, [""])  # an empty text: the final token is pooled
+    assert starts == [len(ids[0]) - 1]
+
+
+def hidden_by_hand(backbone, ids, layer):
+    """(T, C) hidden states of one text at ``layer``, from the backbone's own one-text forward."""
+    return backbone.token_states(ids, [layer])[0]
+
+
+@pytest.mark.parametrize("which", ["rwkv", "llama"])
+@pytest.mark.parametrize(
+    ("prompt", "pooling"), [("echo", "mean"), ("echo", "last"), ("eol", "last"), ("none", "weighted_mean"),
+                            ("Query: {text}", "mean"), ("echo", "first_last")],
+)  # fmt: skip
+def test_pooled_vectors_cover_exactly_the_span(which, prompt, pooling, request):
+    backbone = request.getfixturevalue(which)
+    layer = 2
+    encoder = LayerwiseEncoder(backbone, [layer], pooling=pooling, cache=False, prompt=prompt)
+    got = encoder.pooled_layers(TEXTS)[:, 0]
+    ids, starts = encoder.encode_texts(TEXTS)
+    for row, (seq, start) in enumerate(zip(ids, starts, strict=True)):
+        span = hidden_by_hand(backbone, seq, layer)[start:]
+        if pooling == "mean":
+            want = span.mean(0)
+        elif pooling == "last":
+            want = span[-1]
+        elif pooling == "first_last":
+            want = (span[0] + span[-1]) / 2
+        else:
+            weights = np.arange(1, len(span) + 1, dtype=np.float64)
+            want = (span * weights[:, None]).sum(0) / weights.sum()
+        np.testing.assert_allclose(got[row], want, atol=2e-5, rtol=2e-5)
+
+
+def test_one_pass_stores_every_pooling_under_its_own_key(rwkv, tmp_path):
+    from rwkv_mteb.rwkv.vector_cache import VectorCache
+
+    cache = VectorCache(tmp_path / "v.sqlite")
+    encoder = LayerwiseEncoder(rwkv, [1, 3], pooling="mean", cache=cache, prompt="echo")
+    encoder.together = ("mean", "weighted_mean", "last")
+    alone = {
+        p: LayerwiseEncoder(rwkv, [1, 3], pooling=p, cache=False, prompt="echo").pooled_layers(TEXTS)
+        for p in ("weighted_mean", "last")
+    }
+    calls = []
+    original = rwkv.pooled_many
+    rwkv.pooled_many = lambda *a, **k: calls.append(a[2]) or original(*a, **k)
+    try:
+        encoder.pooled_layers(TEXTS)
+        for pooling in ("weighted_mean", "last"):
+            served = encoder.with_layers([1, 3], pooling).pooled_layers(TEXTS)
+            np.testing.assert_allclose(served, alone[pooling], atol=1e-6)
+    finally:
+        del rwkv.pooled_many
+    assert calls == [("mean", "weighted_mean", "last")]  # one forward pass for the three
+    methods = {row[0] for row in cache._db.execute("SELECT DISTINCT method FROM vectors")}
+    assert methods == {Prompt.of("echo").method(p) for p in ("mean", "weighted_mean", "last")}
+    # the plain text is another key: a prompt never serves a no-prompt request
+    plain = encoder.with_layers([1, 3], "mean", prompt="none").pooled_layers(TEXTS)
+    assert not np.allclose(plain, encoder.pooled_layers(TEXTS))
