@@ -159,6 +159,9 @@ def write_plots(board: dict[str, Any], out: Path) -> None:
                 continue
             if e["main_score"] is None:
                 continue
+            if e["layer"] is not None:  # layer variants: a cloud of small points, the encoders named
+                ax.scatter(e["cost"]["seconds_per_pair"], e["main_score"], s=6, color="0.6")
+                continue
             ax.scatter(e["cost"]["seconds_per_pair"], e["main_score"])
             ax.annotate(e["model"].split("/")[-1], (e["cost"]["seconds_per_pair"], e["main_score"]), fontsize=7)
         ax.set(xscale="log", title=f"{task} / {split}", xlabel="seconds per pair (log)", ylabel="Spearman")

@@ -82,6 +82,7 @@ def sweep(
 
     from rwkv_mteb import load_encoder
     from rwkv_mteb.errors import ModelUnavailableError
+    from rwkv_mteb.rwkv.layerwise import Memo
     from rwkv_mteb.rwkv.prompts import Prompt
     from rwkv_mteb.rwkv.vector_cache import VectorCache
 
@@ -115,6 +116,7 @@ def sweep(
         for prompt in methods:
             encoder = base.with_layers(layers, poolings[0], prompt=prompt)
             encoder.together = tuple(poolings)
+            encoder.memo = Memo()  # this prompt's rows, for its variants' evaluations (freed with the next prompt)
             token_ids, starts = encoder.encode_texts(texts)
             order = sorted(range(len(texts)), key=lambda i: -len(token_ids[i]))  # batches of equal token counts
             label = f"{model}: all layers, prompt={prompt.name}, one pass"

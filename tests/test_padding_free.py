@@ -65,15 +65,19 @@ def random_ids(lengths: list[int], vocab: int) -> list[list[int]]:
     return [torch.randint(1, vocab, (n,), generator=generator).tolist() for n in lengths]
 
 
-@pytest.mark.parametrize("pooling", ["mean", "max", "last", "first_last"])
-def test_padding_free_equals_one_padded_pass(backbone, pooling):
+@pytest.mark.parametrize("pooling", ["mean", "weighted_mean", "max", "last", "first_last"])
+@pytest.mark.parametrize("spans", [False, True])
+def test_padding_free_equals_one_padded_pass(backbone, pooling, spans):
     ids = random_ids([3, 40, 1, 12, 30, 40, 31, 30], backbone.model.config.vocab_size)  # caller's order, unsorted
+    starts = [1, 20, 0, 11, 5, 39, 0, 29] if spans else None  # a prompt's pooled span: from here to the end
     layers = list(range(backbone.num_hidden_states))
     backbone.segment_overhead = math.inf
-    padded = backbone.pooled(ids, layers, pooling)
+    padded = backbone.pooled(ids, layers, pooling, starts)
     for overhead in (0, 8):
         backbone.segment_overhead = overhead
-        torch.testing.assert_close(backbone.pooled(ids, layers, pooling), padded, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(backbone.pooled(ids, layers, pooling, starts), padded, atol=1e-5, rtol=1e-5)
+    if spans and pooling != "last":  # and the span is what counts: pooling from 0 differs
+        assert not torch.allclose(backbone.pooled(ids, layers, pooling), padded, atol=1e-5)
 
 
 def test_no_model_work_on_padding(backbone, monkeypatch):

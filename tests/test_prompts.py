@@ -117,3 +117,24 @@ def test_one_pass_stores_every_pooling_under_its_own_key(rwkv, tmp_path):
     # the plain text is another key: a prompt never serves a no-prompt request
     plain = encoder.with_layers([1, 3], "mean", prompt="none").pooled_layers(TEXTS)
     assert not np.allclose(plain, encoder.pooled_layers(TEXTS))
+
+
+def test_a_sweeps_memo_serves_the_cached_rows_and_stays_bounded(rwkv, tmp_path):
+    from rwkv_mteb.rwkv.layerwise import Memo
+    from rwkv_mteb.rwkv.vector_cache import VectorCache
+
+    encoder = LayerwiseEncoder(rwkv, [0, 3], cache=VectorCache(tmp_path / "v.sqlite"))
+    encoder.memo = Memo()
+    first = encoder.pooled_layers(TEXTS)
+    assert len(encoder.memo.rows) == len(TEXTS)  # every computed layer (0..3) of every text
+    asked = []
+    original = encoder.cache.get
+    encoder.cache.get = lambda keys, layers: asked.extend(keys) or original(keys, layers)
+    served = encoder.with_layers([2]).pooled_layers(TEXTS)
+    assert asked == []  # from memory: no row read back from disk
+    np.testing.assert_allclose(served, LayerwiseEncoder(rwkv, [2], cache=False).pooled_layers(TEXTS), atol=1e-6)
+    np.testing.assert_array_equal(encoder.pooled_layers(TEXTS), first)
+    small = Memo(max_bytes=4 * 8 * 4 + 1)  # room for one row of 4 layers x 8 floats, not two
+    small.put({"a": np.zeros((4, 8), np.float32), "b": np.zeros((4, 8), np.float32)}, [0, 1, 2, 3])
+    assert len(small.rows) == 1 and small.get(["a", "b"], [1]).keys() == {"a"}
+    assert small.get(["a"], [5]) == {}  # a layer the row lacks: not served from memory

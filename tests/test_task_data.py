@@ -181,3 +181,68 @@ def test_hub_failure_names_the_fix(monkeypatch):
         monkeypatch.setenv(var, "0")
     with pytest.raises(DataError, match="no route to host.*set RWKV_MTEB_DATA_DIR"):
         load_splits(spec("MRPCZeroShot"), ["validation"])
+
+
+def test_pair_classification_classification_and_clustering_from_the_real_files(data_env):
+    pairs = load_splits(spec("MRPCPairClassification"))
+    assert pairs["test"].column_names == ["sentence1", "sentence2", "labels"] and len(pairs["test"]) == 1725
+    assert set(pairs["validation"]["labels"]) == {0, 1}
+    mrpc = load_splits(spec("MRPCZeroShot"), ["test"])["test"]
+    assert pairs["test"]["sentence1"] == mrpc["sentence1"] and pairs["test"]["labels"] == [
+        int(s) for s in mrpc["score"]
+    ]
+    genre = load_splits(spec("STSBGenreClassification"))
+    assert genre["validation"].column_names == ["text", "label"] and len(genre["validation"]) == 1500
+    # the classifier learns on validation: train spells the forum genre differently ("main-forum")
+    assert (
+        set(genre["test"]["label"])
+        == set(genre["validation"]["label"])
+        == {"main-captions", "main-news", "main-forums"}
+    )
+    clusters = load_splits(spec("STSBGenreClustering"))["test"]
+    assert clusters.column_names == ["sentences", "labels"] and clusters["sentences"] == genre["test"]["text"]
+
+
+PAIR_TASK = """
+name = "Para"
+type = "PairClassification"
+description = "Paraphrase or not."
+eval_splits = ["test"]
+[local]
+folder = "para"
+columns = {{ sentence1 = "a", sentence2 = "b", label = "y" }}
+[splits.test]
+"""
+
+
+@pytest.mark.parametrize("cell", ["2", "yes"])
+def test_pair_labels_are_zero_or_one(tmp_path, monkeypatch, cell):
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "Para.toml").write_text(PAIR_TASK.format())
+    (tmp_path / "para").mkdir()
+    (tmp_path / "para" / "test.tsv").write_text(f"a\tb\ty\nx\tz\t1\nu\tv\t{cell}\n")
+    monkeypatch.setenv("RWKV_MTEB_TASKS_DIR", str(tmp_path / "tasks"))
+    monkeypatch.setenv("RWKV_MTEB_DATA_DIR", str(tmp_path))
+    message = f"holds '{cell}'; a PairClassification label is 0 or 1"
+    with pytest.raises(DataError, match=rf"para/test.tsv line 3: label column 'y' {message}"):
+        load_splits(next(s for s in load_task_specs() if s.name == "Para"))
+
+
+def test_hub_path_of_a_pair_classification_task(monkeypatch):
+    features = Features(
+        {"sentence1": Value("string"), "sentence2": Value("string"), "label": ClassLabel(names=["no", "yes"])}
+    )
+    rows = {"sentence1": ["a", "b"], "sentence2": ["c", "d"], "label": [0, 1]}
+
+    import datasets
+
+    monkeypatch.setattr(
+        datasets,
+        "load_dataset",
+        lambda **kw: DatasetDict({s: Dataset.from_dict(rows, features=features) for s in ("validation", "test")}),
+    )
+    monkeypatch.delenv("RWKV_MTEB_DATA_DIR", raising=False)
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(var, "0")
+    data = load_splits(spec("MRPCPairClassification"), ["test"])["test"]
+    assert data.column_names == ["sentence1", "sentence2", "labels"] and data["labels"] == [0, 1]

@@ -68,7 +68,8 @@ def test_column_roles_are_checked(tmp_path):
     path = write(tmp_path, MINIMAL.format(name="X").replace(', score = "gold"', ""))
     with pytest.raises(
         TaskDefinitionError,
-        match=r"\[local\]\.columns of a STS task maps exactly \['sentence1', 'sentence2', 'score'\]; it maps \['sentence1', 'sentence2'\]",
+        match=r"\[local\]\.columns of a STS task maps exactly \['sentence1', 'sentence2', 'score'\]; "
+        r"it maps \['sentence1', 'sentence2'\]",
     ):
         parse_task_file(path)
 
@@ -171,3 +172,39 @@ def test_hub_section_is_optional(tmp_path):
     assert spec.hub is None
     cls = make_task_class(spec)
     assert cls.metadata.dataset["path"] == "local/LocalOnly" and len(cls.metadata.dataset["revision"]) == 40
+
+
+def local_only(kind: str, roles: str, score: bool = False) -> str:
+    """MINIMAL as a local-only task of another type, with the given [local].columns roles."""
+    text = textwrap.dedent(MINIMAL.format(name="X"))
+    text = text.split("[hub]")[0] + "[local]" + text.split("[local]")[1]
+    text = text.replace('sentence1 = "left", sentence2 = "right", score = "gold"', roles)
+    text = text if score else text.replace("[score]\nmin = 0\nmax = 1\n", "")
+    return f'type = "{kind}"\n' + text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (textwrap.dedent(MINIMAL.format(name="X")).replace("[score]\nmin = 0\nmax = 1\n", ""),
+         r"an STS task needs \[score\]"),
+        (local_only("PairClassification", 'sentence1 = "l", sentence2 = "r", score = "g"'),
+         r"\[local\]\.columns of a PairClassification task maps exactly \['sentence1', 'sentence2', 'label'\]"),
+        (local_only("Clustering", 'text = "t", label = "g"', score=True), r"a Clustering task has no \[score\]"),
+        (local_only("Ranking", 'text = "t", label = "g"'), r"'type': Input should be 'STS', 'PairClassification'"),
+    ],
+)  # fmt: skip
+def test_task_types_are_checked(tmp_path, text, message):
+    with pytest.raises(TaskDefinitionError, match=message):
+        parse_task_file(write(tmp_path, text))
+
+
+def test_classification_needs_its_train_split(tmp_path):
+    text = local_only("Classification", 'text = "left", label = "gold"')
+    with pytest.raises(TaskDefinitionError, match=r"a Classification task needs train_split, one of \[splits\]"):
+        parse_task_file(write(tmp_path, text))
+    spec = parse_task_file(write(tmp_path, 'train_split = "train"\n' + text + "[splits.train]\n"))
+    cls = make_task_class(spec)
+    assert (
+        cls.metadata.type == "Classification" and cls.metadata.main_score == "accuracy" and cls.train_split == "train"
+    )

@@ -86,6 +86,9 @@ class LayerwiseEncoder(InputModule):
         # a sweep's dry run: the texts MTEB asks for are recorded (shared by every view) and answered with
         # stand-in vectors, so the sweep learns what to encode without reading any task's columns
         self.recorder: dict[str, None] | None = None
+        # a sweep's rows of this run, kept in memory (shared by every view) so that evaluating each variant does
+        # not read every row back from disk; the same keys and vectors as the cache, never outliving the sweep
+        self.memo: Memo | None = None
         # True: the on-disk cache of this backbone in its current dtype, opened on first use
         self._cache: bool | VectorCache = cache
         self._open_caches: dict[str, VectorCache] = {}
@@ -148,6 +151,7 @@ class LayerwiseEncoder(InputModule):
         view._open_caches = self._open_caches
         view.produced_by = self.produced_by
         view.recorder = self.recorder
+        view.memo = self.memo
         return view
 
     def method(self, pooling: str | None = None) -> str:
@@ -218,7 +222,9 @@ class LayerwiseEncoder(InputModule):
             return self.backbone.pooled(token_ids, self.layers, self.pooling, starts).cpu().numpy()
         computed = self.computed_layers()
         keys = [VectorCache.key(self.method(), t) for t in texts]
-        found = cache.get(list(dict.fromkeys(keys)), self.layers)
+        found = self.memo.get(keys, self.layers) if self.memo is not None else {}
+        rest = [k for k in dict.fromkeys(keys) if k not in found]
+        found.update(cache.get(rest, self.layers) if rest else {})
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.cache_hits += len(keys) - len(missing)
         self.producers.update(self.produced_by.get(k, "vector cache") for k in keys if k in found)
@@ -235,6 +241,8 @@ class LayerwiseEncoder(InputModule):
                 method = self.method(pooling)
                 made = {VectorCache.key(method, texts[i]): rows[n] for n, i in enumerate(missing)}
                 cache.put(made, method, computed)
+                if self.memo is not None:
+                    self.memo.put(made, computed)
                 self.produced_by.update(dict.fromkeys(made, here))
             wanted = [computed.index(layer) for layer in self.layers]
             mine = fresh[self.pooling].cpu().numpy()
@@ -255,6 +263,30 @@ class LayerwiseEncoder(InputModule):
         """The layers a cache miss computes and stores: every layer up to the deepest requested one (so that any
         shallower variant is then served from the cache), or only the requested ones."""
         return sorted(set(self.layers)) if cache_requested_layers_only() else list(range(max(self.layers) + 1))
+
+
+class Memo:
+    """Rows a sweep computed in this process, up to ``max_bytes`` (later rows are read from the cache as usual)."""
+
+    def __init__(self, max_bytes: int = 4 * 10**9) -> None:
+        self.max_bytes, self.bytes = max_bytes, 0
+        self.rows: dict[str, tuple[list[int], np.ndarray]] = {}
+
+    def put(self, rows: dict[str, np.ndarray], layer_ids: list[int]) -> None:
+        for key, row in rows.items():
+            if self.bytes + row.nbytes > self.max_bytes:
+                return
+            if key not in self.rows:
+                self.rows[key] = (layer_ids, row)
+                self.bytes += row.nbytes
+
+    def get(self, keys: list[str], layers: list[int]) -> dict[str, np.ndarray]:
+        out = {}
+        for key in keys:
+            hit = self.rows.get(key)
+            if hit is not None and set(layers) <= set(hit[0]):
+                out[key] = hit[1][[hit[0].index(layer) for layer in layers]]
+        return out
 
 
 class LayerwiseModel(SentenceTransformer):

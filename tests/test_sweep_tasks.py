@@ -1,0 +1,86 @@
+"""The acceptance run of the layer-wise engine, offline: one `rwkv-mteb sweep` command per model (a random RWKV-6
+checkpoint, a tiny transformers model) over an STS, a PairClassification and a Classification task, two poolings
+and two prompts; every registered variant's result equals a separate evaluation of that variant with its vectors
+computed afresh; the method axes are in the result names and in the vector cache's keys."""
+
+import json
+import sqlite3
+
+import pytest
+
+from rwkv_mteb.rwkv.prompts import Prompt
+from tests.conftest import cli_env, result_files, run
+
+pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
+TASKS = ["STSBenchmarkZeroShot", "MRPCPairClassification", "STSBGenreClassification"]
+MODELS = {"rwkv": "RWKV/v6-Finch-1B6-HF", "llama": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+LAYERS = [0, 2]
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    """A random Llama-architecture model (SmolLM2's) with 256 ids and no tokenizer files: byte-level."""
+    import torch
+    from transformers import LlamaConfig, LlamaModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    config = LlamaConfig(
+        vocab_size=256, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, max_position_embeddings=1024,
+    )  # fmt: skip
+    LlamaModel(config).save_pretrained(folder)
+    return folder
+
+
+def main_scores(folder, task):
+    return {
+        path.parent.parent.name: {
+            s: rows[0]["main_score"] for s, rows in json.loads(path.read_text())["scores"].items()
+        }
+        for path in result_files(folder, task)
+    }
+
+
+@pytest.mark.parametrize("which", ["rwkv", "llama"])
+def test_one_sweep_over_three_task_types_equals_separate_runs(which, small_rwkv, tiny_llama, shared_data, tmp_path):
+    model = MODELS[which]
+    env = cli_env(
+        HF_HUB_OFFLINE="1",
+        RWKV_MTEB_DATA_DIR=str(shared_data),
+        RWKV_MTEB_MODEL_PATHS=f"{model}={small_rwkv if which == 'rwkv' else tiny_llama}",
+        RWKV_MTEB_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    command = ["sweep", "-m", model, "-t", *TASKS, "--eval-splits", "test", "--layers", *map(str, LAYERS)]
+    command += ["--pooling", "mean", "weighted_mean", "--prompt", "none", "echo"]
+    proc = run("rwkv-mteb", *command, "--output-folder", str(tmp_path / "sweep"), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    variants = {  # MTEB's result folders: "/" -> "__", " " -> "_"
+        f"{model} (layer={k}{axes})".replace("/", "__").replace(" ", "_")
+        for k in LAYERS
+        for axes in ("", ", pooling=weighted_mean", ", prompt=echo", ", pooling=weighted_mean, prompt=echo")
+    }
+    swept = {task: main_scores(tmp_path / "sweep", task) for task in TASKS}
+    for task in TASKS:
+        assert set(swept[task]) == variants, task
+        assert all(isinstance(v["test"], float) for v in swept[task].values())
+
+    # the cache holds one entry per method (pooling x prompt), all from one pass per prompt
+    (cache_file,) = (tmp_path / "cache" / "vectors").glob("*.sqlite")
+    with sqlite3.connect(cache_file) as db:
+        methods = {row[0] for row in db.execute("SELECT DISTINCT method FROM vectors")}
+    assert methods == {Prompt.of(p).method(q) for p in ("none", "echo") for q in ("mean", "weighted_mean")}
+
+    # each registered variant, evaluated on its own (vectors computed afresh: no cache) by `mteb run`
+    fresh = cli_env(**{**env, "RWKV_MTEB_VECTOR_CACHE": "0"})
+    for name in (f"{model} (layer=2, prompt=echo)", f"{model} (layer=0, pooling=weighted_mean)", f"{model} (layer=0)"):
+        proc = run("mteb", "run", "-m", name, "-t", *TASKS, "--output-folder", str(tmp_path / "alone"), "-v", "0",
+                   env=fresh)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    for task in TASKS:
+        alone = main_scores(tmp_path / "alone", task)
+        assert len(alone) == 3
+        for variant, scores in alone.items():
+            # the same texts, batched differently: float noise only (one test sentence of 1,379 for a classifier)
+            assert scores["test"] == pytest.approx(swept[task][variant]["test"], abs=1e-3), (task, variant)
