@@ -66,6 +66,22 @@ def small_rwkv(tmp_path_factory) -> Path:
     return make_checkpoint(tmp_path_factory.mktemp("rwkv") / "hf", layers=3, hidden=128, seed=0)
 
 
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A random Llama-architecture checkpoint (SmolLM2's) with 256 ids and no tokenizer files: byte-level."""
+    import torch
+    from transformers import LlamaConfig, LlamaModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    config = LlamaConfig(
+        vocab_size=256, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, max_position_embeddings=1024,
+    )  # fmt: skip
+    LlamaModel(config).save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture
 def no_vector_cache(monkeypatch):
     monkeypatch.setenv("RWKV_MTEB_VECTOR_CACHE", "0")

@@ -4,7 +4,6 @@ by hand from the model's own forward pass, for RWKV-6 (padding-free segments) an
 
 import numpy as np
 import pytest
-import torch
 
 from rwkv_mteb.rwkv.backbones import NativeRwkv, TransformersModel
 from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
@@ -20,17 +19,8 @@ def rwkv(small_rwkv):
 
 
 @pytest.fixture(scope="module")
-def llama(tmp_path_factory):
-    from transformers import LlamaConfig, LlamaModel
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("llama")
-    config = LlamaConfig(
-        vocab_size=256, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=512,
-    )  # fmt: skip
-    LlamaModel(config).save_pretrained(folder)
-    return TransformersModel(folder, local_only=True)  # no tokenizer files, 256 ids: bytes
+def llama(tiny_llama):
+    return TransformersModel(tiny_llama, local_only=True)  # no tokenizer files, 256 ids: bytes
 
 
 def test_parse_builtins_templates_and_errors():

@@ -17,22 +17,6 @@ MODELS = {"rwkv": "RWKV/v6-Finch-1B6-HF", "llama": "HuggingFaceTB/SmolLM2-135M-I
 LAYERS = [0, 2]
 
 
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory):
-    """A random Llama-architecture model (SmolLM2's) with 256 ids and no tokenizer files: byte-level."""
-    import torch
-    from transformers import LlamaConfig, LlamaModel
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    config = LlamaConfig(
-        vocab_size=256, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=1024,
-    )  # fmt: skip
-    LlamaModel(config).save_pretrained(folder)
-    return folder
-
-
 def main_scores(folder, task):
     return {
         path.parent.parent.name: {
