@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from _common import report
 
-from rwkv_mteb.rwkv import cache_folder
-from rwkv_mteb.rwkv.vector_cache import VectorCache
+from rwkv_mteb.cache import folder as cache_folder
+from rwkv_mteb.cache.store import VectorCache
 
 
 def fill(folder: Path, rows: np.ndarray, layer_ids: list[int], max_bytes: int | None = None) -> dict:

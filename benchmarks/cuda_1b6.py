@@ -16,7 +16,7 @@ import torch
 from _common import gemm_peak_flops, mrpc_sentences, report
 from rwkv6_forward import build
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv
+from rwkv_mteb.backbones import NativeRwkv
 
 
 def main() -> None:

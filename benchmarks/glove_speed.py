@@ -10,7 +10,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Pooling, WordEmbeddings
 from sentence_transformers.sentence_transformer.modules.tokenizer import WhitespaceTokenizer
 
-from rwkv_mteb.glove import build_glove_model, packaged_glove_50d
+from rwkv_mteb.models.glove import build_glove_model, packaged_glove_50d
 
 
 def main() -> None:

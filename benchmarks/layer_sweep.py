@@ -10,8 +10,8 @@ import argparse
 from _common import best_of, mrpc_sentences, report
 from rwkv6_forward import build
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv
-from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
+from rwkv_mteb.backbones import NativeRwkv
+from rwkv_mteb.rwkv.tokenization_rwkv import WorldTokenizer
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import torch
 from _common import ROOT, report
 from rwkv6_forward import build
 
-from rwkv_mteb.profiling import _rss_mb
+from rwkv_mteb.provenance.memory import rss_mb as _rss_mb
 
 
 def point(kind: str, length: int, hidden: int, blocks: int) -> dict[str, float]:
@@ -26,7 +26,7 @@ def point(kind: str, length: int, hidden: int, blocks: int) -> dict[str, float]:
 
     ids = torch.randint(1, 65536, (1, length), generator=torch.Generator().manual_seed(length))
     if kind == "rwkv":
-        from rwkv_mteb.rwkv.backbones import NativeRwkv
+        from rwkv_mteb.backbones import NativeRwkv
 
         backbone = NativeRwkv.from_model(build(blocks, hidden))  # the encoder's path: chunks of 1024, state carried
         layers = list(range(backbone.num_hidden_states))

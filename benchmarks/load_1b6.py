@@ -19,8 +19,8 @@ LOADER = """
 import json, re, sys, time
 from pathlib import Path
 start = time.perf_counter()
-from rwkv_mteb.rwkv.checkpoint import load_rwkv6
-model = load_rwkv6(sys.argv[1])
+from rwkv_mteb.rwkv.checkpoint import load_rwkv
+model = load_rwkv(sys.argv[1])
 seconds = time.perf_counter() - start
 params = sum(p.numel() for p in model.parameters())
 # VmHWM is this process image's own peak; ru_maxrss would include the forking parent's (it survives exec)

@@ -11,8 +11,8 @@ import torch
 from _common import mrpc_sentences, report
 from rwkv6_forward import build
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv
-from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
+from rwkv_mteb.backbones import NativeRwkv
+from rwkv_mteb.rwkv.tokenization_rwkv import WorldTokenizer
 
 PAPER_LAYERS = [1, 3, 5, 7, 9, 11]
 

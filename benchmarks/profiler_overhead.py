@@ -24,7 +24,7 @@ def main() -> None:
     from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
 
     import rwkv_mteb
-    from rwkv_mteb.profiling import profile
+    from rwkv_mteb.provenance.profiling import profile
 
     task = mteb.get_task("MRPCZeroShot")
     task.load_data()

@@ -33,8 +33,8 @@ def main() -> None:
     import ray
     import torch
 
+    from rwkv_mteb.runs.sweep import sweep
     from rwkv_mteb.rwkv.checkpoint import make_checkpoint
-    from rwkv_mteb.sweep import sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = make_checkpoint(Path(tmp) / "model", layers=args.blocks, hidden=args.hidden, seed=0)
@@ -57,7 +57,7 @@ def main() -> None:
                 torch.set_num_threads(1 if name == "local_1_thread" else cpus)
                 start = time.perf_counter()
                 sweep(
-                    BASE, ["MRPCZeroShot"], None, output_folder=folder, eval_splits=["validation", "test"],
+                    model=BASE, tasks=["MRPCZeroShot"], output_folder=folder, eval_splits=["validation", "test"],
                     show_progress_bar=False, **options,
                 )  # fmt: skip
                 seconds[name].append(time.perf_counter() - start)

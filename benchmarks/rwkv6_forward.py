@@ -13,10 +13,10 @@ import time
 import torch
 from _common import gemm_peak_flops, mrpc_sentences, report
 
-from rwkv_mteb.rwkv.backbones import pad_right
-from rwkv_mteb.rwkv.checkpoint import random_state_dict
+from rwkv_mteb.backbones.base import pad_right
+from rwkv_mteb.rwkv.checkpoint_rwkv6 import random_state_dict
 from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Config, Rwkv6Model
-from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
+from rwkv_mteb.rwkv.tokenization_rwkv import WorldTokenizer
 
 
 def build(blocks: int, hidden: int) -> Rwkv6Model:

@@ -18,10 +18,10 @@ import torch
 from _common import mrpc_sentences, report
 from rwkv6_forward import build as build_rwkv6
 
-from rwkv_mteb.rwkv.backbones import pad_right
-from rwkv_mteb.rwkv.checkpoint7 import random_state_dict7
+from rwkv_mteb.backbones.base import pad_right
+from rwkv_mteb.rwkv.checkpoint_rwkv7 import random_state_dict as random_state_dict7
 from rwkv_mteb.rwkv.modeling_rwkv7 import Rwkv7Config, Rwkv7Model
-from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
+from rwkv_mteb.rwkv.tokenization_rwkv import WorldTokenizer
 
 LOADER = """
 import json, re, sys, time, torch
@@ -29,7 +29,7 @@ from pathlib import Path
 # VmHWM: this process image's peak (ru_maxrss would include the forking parent's, which survives exec)
 peak = lambda: int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
 start = time.perf_counter()
-from rwkv_mteb.rwkv.checkpoint7 import load_rwkv7
+from rwkv_mteb.rwkv.checkpoint import load_rwkv as load_rwkv7
 model = load_rwkv7(Path(sys.argv[1]))
 seconds, after_load = time.perf_counter() - start, peak()
 with torch.no_grad():  # touches every weight once: file-backed pages become resident
@@ -41,7 +41,7 @@ print(json.dumps({"load_seconds": seconds, "parameters_loaded": sum(p.numel() fo
 WRITER = """
 import sys, torch
 from pathlib import Path
-from rwkv_mteb.rwkv.checkpoint7 import random_state_dict7
+from rwkv_mteb.rwkv.checkpoint_rwkv7 import random_state_dict as random_state_dict7
 from rwkv_mteb.rwkv.modeling_rwkv7 import Rwkv7Config
 config = Rwkv7Config(vocab_size=65536, hidden_size=2048, num_hidden_layers=24, head_size=64)
 torch.save(random_state_dict7(config), Path(sys.argv[1]))

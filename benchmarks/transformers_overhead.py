@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 from _common import mrpc_sentences, report
 
-from rwkv_mteb.model_sources import MINILM, local_path, smollm2_gguf
-from rwkv_mteb.rwkv.backbones import TransformersModel, pad_right
+from rwkv_mteb.backbones import TransformersModel
+from rwkv_mteb.backbones.base import pad_right
+from rwkv_mteb.models.sources import MINILM, local_path, smollm2_gguf
 
 
 def random_model(kind: str, folder: Path) -> Path:

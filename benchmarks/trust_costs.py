@@ -24,7 +24,7 @@ from _common import mrpc_sentences, report
 DIGEST = """
 import json, sys, time
 from pathlib import Path
-from rwkv_mteb.identity import content_digest
+from rwkv_mteb.provenance.identity import content_digest
 files = [Path(f) for f in sys.argv[1:]]
 start = time.perf_counter()
 digest = content_digest(files)
@@ -94,11 +94,11 @@ class UncheckedCache:
 
 
 def sweep_overhead(blocks: int, hidden: int, sentences: int, rounds: int) -> dict:
-    from rwkv_mteb.rwkv.backbones import NativeRwkv
-    from rwkv_mteb.rwkv.checkpoint import random_state_dict
-    from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
+    from rwkv_mteb.backbones import NativeRwkv
+    from rwkv_mteb.cache.store import VectorCache
+    from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
+    from rwkv_mteb.rwkv.checkpoint_rwkv6 import random_state_dict
     from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Config, Rwkv6Model
-    from rwkv_mteb.rwkv.vector_cache import VectorCache
 
     config = Rwkv6Config(vocab_size=65536, hidden_size=hidden, num_hidden_layers=blocks, attention_hidden_size=hidden)
     model = Rwkv6Model(config, with_head=False)
@@ -128,7 +128,7 @@ def sweep_overhead(blocks: int, hidden: int, sentences: int, rounds: int) -> dic
     fill_off, read_off = (min(x[i] for x in unchecked) for i in (0, 1))
 
     # the checks on one row of the 1.6B model (25 hidden states x 2048), in isolation
-    from rwkv_mteb.rwkv.vector_cache import row_checksum
+    from rwkv_mteb.cache.schema import row_checksum
 
     row = np.random.default_rng(0).standard_normal((25, 2048)).astype(np.float32)
     data = row.tobytes()

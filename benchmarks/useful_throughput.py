@@ -21,8 +21,8 @@ from _common import gemm_peak_flops, mrpc_sentences, report
 from rwkv6_forward import build
 from sentence_transformers import SentenceTransformer
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv
-from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder, LayerwiseModel
+from rwkv_mteb.backbones import NativeRwkv
+from rwkv_mteb.layerwise.encoder import LayerwiseEncoder, LayerwiseModel
 
 
 def main() -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rwkv_mteb import _aliases
+
 __version__ = "0.1.0"
+_aliases.install()
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

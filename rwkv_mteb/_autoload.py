@@ -13,15 +13,17 @@ import importlib.machinery
 import sys
 from types import ModuleType
 
+from rwkv_mteb._import_state import our_module_is_initializing
 from rwkv_mteb.config import autoload_enabled
+from rwkv_mteb.errors import RwkvMtebError
 
 
 def _after_mteb_loaded() -> None:
     _install_excepthook()
     try:
-        from rwkv_mteb.seams import our_module_is_initializing
-
-        if our_module_is_initializing():  # that module imported mteb itself and registers explicitly
+        if our_module_is_initializing():
+            # one of our modules imported mteb mid-import: registering now would find it half made (and record
+            # itself done); the first rwkv_mteb.register() registers instead, and every entry point calls it
             return
         import rwkv_mteb
 
@@ -36,8 +38,6 @@ def _after_mteb_loaded() -> None:
 
 def _install_excepthook() -> None:
     """Print our user-facing errors as one line when they end a command such as ``mteb run``."""
-    from rwkv_mteb.errors import RwkvMtebError
-
     previous = sys.excepthook
     if getattr(previous, "_rwkv_mteb", False):
         return

@@ -5,10 +5,31 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from pydantic import ByteSize
+from rich.logging import RichHandler
+
+import rwkv_mteb
+from rwkv_mteb.cache import folder as cache_folder
+from rwkv_mteb.config import CACHE_MAX_VAR, cache_dir, cache_max_bytes
 from rwkv_mteb.errors import RwkvMtebError
+from rwkv_mteb.layerwise.variants import POOLINGS
+from rwkv_mteb.metrics.layer_metrics import AUGMENTED_SAMPLE, DIAGNOSTIC_SAMPLE, RENYI_ORDER
+from rwkv_mteb.models.listing import model_listing
+from rwkv_mteb.mteb_internals import (
+    add_benchmark_selection_args,
+    add_task_selection_args,
+    build_cli,
+    evaluations_captured,
+    models_loaded_by_mteb_wrapped,
+    remove_subcommand,
+    subcommands,
+)
+from rwkv_mteb.provenance.profiling import profile
 
 DEFAULT_MODELS = [
     "stanfordnlp/glove.6B.50d",
@@ -47,9 +68,6 @@ def _profiled_run(original_run):  # type: ignore[no-untyped-def]
     """mteb's own ``run``, with every model it loads wrapped by the profiling hook and the scores printed."""
 
     def run(args: argparse.Namespace) -> None:
-        from rwkv_mteb.profiling import profile
-        from rwkv_mteb.seams import evaluations_captured, models_loaded_by_mteb_wrapped
-
         with models_loaded_by_mteb_wrapped(profile), evaluations_captured() as results:
             original_run(args)
         print_scores(results)
@@ -58,24 +76,20 @@ def _profiled_run(original_run):  # type: ignore[no-untyped-def]
 
 
 def _models(args: argparse.Namespace) -> None:
-    from rwkv_mteb.model_listing import model_listing
-
     print(model_listing(expand=args.all))
 
 
 def _protocol(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from rwkv_mteb.protocol import protocol
+    from rwkv_mteb.runs.protocol import protocol  # sentence-transformers and torch: only for this command
 
     results = protocol(
-        args.models,
-        args.tasks,
-        Path(args.output_folder),
-        args.batch_size,
-        args.device,
-        args.eval_splits,
-        args.overwrite_strategy,
+        models=args.models,
+        tasks=args.tasks,
+        output_folder=Path(args.output_folder),
+        batch_size=args.batch_size,
+        device=args.device,
+        eval_splits=args.eval_splits,
+        overwrite_strategy=args.overwrite_strategy,
         devices=args.devices,
         executor=args.executor,
         address=args.address,
@@ -108,22 +122,23 @@ def _add_protocol(sub: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from rwkv_mteb.sweep import sweep
+    from rwkv_mteb.runs.sweep import sweep  # torch and the model code: only for this command
 
     selected = args.tasks or args.task_types or args.languages or args.categories or args.benchmarks
     results = sweep(
-        args.model,
-        args.tasks if selected else DEFAULT_TASKS,
-        args.layers,
-        args.pooling,
-        args.prompt,
-        Path(args.output_folder),
-        args.batch_size,
-        args.device,
-        args.eval_splits,
-        args.overwrite_strategy,
+        model=args.model,
+        tasks=args.tasks if selected else DEFAULT_TASKS,
+        layers=args.layers,
+        poolings=args.pooling,
+        prompts=args.prompt,
+        output_folder=Path(args.output_folder),
+        batch_size=args.batch_size,
+        device=args.device,
+        eval_splits=args.eval_splits,
+        overwrite_strategy=args.overwrite_strategy,
+        metric_sample=args.metric_sample,
+        augmented_sample=args.augmented_sample,
+        alpha=args.alpha,
         executor=args.executor,
         address=args.address,
         workers=args.workers,
@@ -138,17 +153,13 @@ def _sweep(args: argparse.Namespace) -> None:
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    from mteb.cli.build_cli import _add_benchmark_selection_args, _add_task_selection_args
-
-    from rwkv_mteb.model_metas import POOLINGS
-
     p = sub.add_parser(
         "sweep",
         help="Evaluate every layer (x pooling x prompt) of a language model on any MTEB tasks, one pass per prompt",
     )
     p.add_argument("-m", "--model", required=True, help="a language model, e.g. RWKV/v6-Finch-1B6-HF")
-    _add_task_selection_args(p)  # the task selection of `mteb run` (default here: MRPCZeroShot)
-    _add_benchmark_selection_args(p)
+    add_task_selection_args(p)  # the task selection of `mteb run` (default here: MRPCZeroShot)
+    add_benchmark_selection_args(p)
     p.add_argument("--layers", nargs="+", type=int, default=None, help="default: every hidden state")
     p.add_argument("--pooling", nargs="+", default=["mean"], choices=POOLINGS, help="one forward pass for all")
     p.add_argument(
@@ -164,29 +175,31 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--device", default=None)
     p.add_argument("--overwrite-strategy", default="only-missing", choices=OVERWRITE_STRATEGIES)
+    p.add_argument("--metric-sample", type=positive_int, default=DIAGNOSTIC_SAMPLE, help="distinct texts per task "
+                   "the label-free layer metrics are computed on (a seeded sample)")  # fmt: skip
+    p.add_argument("--augmented-sample", type=int, default=AUGMENTED_SAMPLE, help="texts per task augmented (16 "
+                   "views each) for the LiDAR, DiME and InfoNCE layer metrics; 0 skips them")  # fmt: skip
+    p.add_argument("--alpha", type=float, default=RENYI_ORDER, help="Renyi order of the layer metrics' entropies")
     _add_executor(p)
     p.set_defaults(func=_sweep)
 
 
 def _make_checkpoint(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from rwkv_mteb.rwkv.checkpoint import make_checkpoint
-    from rwkv_mteb.rwkv.checkpoint7 import make_checkpoint7
+    from rwkv_mteb.rwkv.checkpoint import make_checkpoint  # torch: only for this command
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
         raise RwkvMtebError(f"{out} exists and is not empty; choose another --out or pass --force to overwrite it")
-    make = make_checkpoint7 if args.arch == "rwkv7" else make_checkpoint
-    written = make(
+    written = make_checkpoint(
         out,
         layers=args.layers,
         hidden=args.hidden,
         head_size=args.head_size,
         vocab=args.vocab,
         seed=args.seed,
-        fmt=args.format or ("pth" if args.arch == "rwkv7" else "hf"),
+        fmt=args.format,
         ffn=args.ffn,
+        arch=args.arch,
     )
     arch = "RWKV-7" if args.arch == "rwkv7" else "RWKV-6"
     print(f"random {arch} checkpoint ({args.layers} x {args.hidden}, seed {args.seed}) written to {written}")
@@ -208,21 +221,17 @@ def _add_make_checkpoint(sub: argparse._SubParsersAction) -> None:
 
 
 def _leaderboard(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from rwkv_mteb.leaderboard import publish
+    from rwkv_mteb.board.publish import publish  # matplotlib and plotly: only for this command
 
     command = ["rwkv-mteb", "leaderboard", "--results", *args.results, "--out", args.out]
     board = publish([Path(r) for r in args.results], Path(args.out), command)
     print(
-        f"{len(board['entries'])} entries, {len(board['comparisons'])} paired comparisons, "
-        f"{len(board['warnings'])} warnings; written to {args.out}/"
+        f"{len(board.entries)} entries, {len(board.comparisons)} paired comparisons, "
+        f"{len(board.warnings)} warnings; written to {args.out}/"
     )
 
 
 def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
-    from rwkv_mteb.seams import remove_subcommand
-
     remove_subcommand(sub, "leaderboard")  # mteb's web app stays available as `mteb leaderboard`
     p = sub.add_parser("leaderboard", help="Build the published leaderboard (JSON, tables, plots) from results")
     p.add_argument("--results", nargs="+", required=True, help="MTEB result folders (an --output-folder)")
@@ -232,26 +241,15 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
 
 def _size(n: float) -> str:
     """Decimal units, as disks are sold (and as RWKV_MTEB_CACHE_MAX reads them)."""
-    if n < 1000:
-        return f"{n:,.0f} B"
-    for unit in ("KB", "MB", "GB"):
-        n /= 1000
-        if n < 1000 or unit == "GB":
-            break
-    return f"{n:,.1f} {unit}"
+    return ByteSize(int(n)).human_readable(decimal=True)
 
 
 def _when(stamp: float | None) -> str:
-    import time
-
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else "-"
 
 
 def _cache(args: argparse.Namespace) -> None:
     """List, inspect and remove what the vector cache holds."""
-    from rwkv_mteb.config import CACHE_MAX_VAR, cache_dir, cache_max_bytes
-    from rwkv_mteb.rwkv import cache_folder
-
     folder = cache_dir() / "vectors"
     action = args.action or "list"
     if action == "list":
@@ -312,10 +310,6 @@ def _add_cache(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mteb.cli.build_cli import build_cli
-
-    from rwkv_mteb.seams import subcommands
-
     parser = build_cli()
     parser.prog = "rwkv-mteb"
     parser.description = "rwkv-mteb: MTEB's commands, plus the project's own (models, protocol, ...)"
@@ -335,12 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rich.logging import RichHandler
-
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(rich_tracebacks=True)])
     try:
-        import rwkv_mteb
-
         rwkv_mteb.register()
         parser = build_parser()
         args = parser.parse_args(argv)

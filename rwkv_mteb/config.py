@@ -12,10 +12,18 @@ DATA_DIR_VAR = "RWKV_MTEB_DATA_DIR"
 TASKS_DIR_VAR = "RWKV_MTEB_TASKS_DIR"
 AUTOLOAD_VAR = "RWKV_MTEB_AUTOLOAD"
 CACHE_DIR_VAR = "RWKV_MTEB_CACHE_DIR"
+VECTOR_CACHE_VAR = "RWKV_MTEB_VECTOR_CACHE"
+WORKER_VAR = "RWKV_MTEB_WORKER"  # set in each Ray worker: the label its profiles and cache rows carry
+_OFF = {"0", "false", "no", "off"}
 
 
 def autoload_enabled() -> bool:
-    return os.environ.get(AUTOLOAD_VAR, "1").strip().lower() not in {"0", "false", "no", "off"}
+    return os.environ.get(AUTOLOAD_VAR, "1").strip().lower() not in _OFF
+
+
+def vector_cache_enabled() -> bool:
+    """``RWKV_MTEB_VECTOR_CACHE=0`` turns off the on-disk cache of pooled layer vectors."""
+    return os.environ.get(VECTOR_CACHE_VAR, "1").strip().lower() not in _OFF
 
 
 def model_paths() -> dict[str, Path]:

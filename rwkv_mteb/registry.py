@@ -1,28 +1,38 @@
 """Registers rwkv-mteb's tasks and models with MTEB, each on its own.
 
 A broken item (a malformed user task file, a bad ``RWKV_MTEB_MODEL_PATHS`` entry) is reported in one line on
-standard error and skipped; everything else still registers. The registries themselves are MTEB internals,
-reached only through :mod:`rwkv_mteb.seams`.
+standard error and skipped; everything else still registers. A skipped task file is remembered by its task name
+(or, when the file is too broken to say, its file name), so that asking for that task later says why it is not
+there. The registries themselves are MTEB internals, reached only through :mod:`rwkv_mteb.mteb_internals`.
 """
 
 from __future__ import annotations
 
 import difflib
-import logging
 import sys
 import threading
+import tomllib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import mteb  # noqa: F401  loaded first, so that mteb's import hook finds us already registering
+
+from rwkv_mteb import mteb_internals
 from rwkv_mteb.config import MODEL_PATHS_VAR, model_paths
 from rwkv_mteb.errors import ModelUnavailableError, RwkvMtebError
+from rwkv_mteb.models import catalog
+from rwkv_mteb.models.loader import build_model, mteb_loader
+from rwkv_mteb.provenance.profiling import after_result_saved
+from rwkv_mteb.tasks.factory import make_task_class
+from rwkv_mteb.tasks.spec import parse_task_file, task_files
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-logger = logging.getLogger(__name__)
 _lock = threading.RLock()
 _state: dict[str, Any] = {"done": False, "running": False}
 problems: list[str] = []  # what could not be registered, one line each
+skipped_tasks: dict[str, str] = {}  # task name (or file stem) -> why its file was skipped
 
 
 def _report(problem: str) -> None:
@@ -30,11 +40,16 @@ def _report(problem: str) -> None:
     print(f"rwkv-mteb: {problem}", file=sys.stderr)
 
 
-def _register_tasks() -> None:
-    from rwkv_mteb import seams
-    from rwkv_mteb.task_factory import make_task_class
-    from rwkv_mteb.task_spec import parse_task_file, task_files
+def _declared_name(path: Path) -> str:
+    """The ``name`` a task file declares, read leniently (the file may be broken), else its file name."""
+    try:
+        name = tomllib.loads(path.read_text(encoding="utf-8")).get("name")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        name = None
+    return name if isinstance(name, str) and name else path.stem
 
+
+def _register_tasks() -> None:
     try:
         files = task_files()
     except RwkvMtebError as exc:
@@ -46,44 +61,33 @@ def _register_tasks() -> None:
             spec = parse_task_file(path)
             if spec.name in seen:
                 raise RwkvMtebError(f"task name {spec.name!r} is already defined by {seen[spec.name]}; rename one")
-            if seams.registered_task(spec.name) is not None:
+            if mteb_internals.registered_task(spec.name) is not None:
                 raise RwkvMtebError(f"task name {spec.name!r} is already an MTEB task; choose another name")
-            seams.add_task(make_task_class(spec))
+            mteb_internals.add_task(make_task_class(spec))
             seen[spec.name] = str(path)
         except Exception as exc:  # one bad file must not hide the others
             message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            skipped_tasks.setdefault(_declared_name(path), message)
             _report(f"skipped task file ({type(exc).__name__}): {message}")
 
 
 def _register_models() -> None:
-    from rwkv_mteb import model_metas, seams
-
-    for meta in model_metas.OWN_METAS:
-        seams.add_model(meta)
-    names = list(model_metas.DEFAULT_SBERT)
+    for meta in catalog.OWN_METAS:
+        mteb_internals.add_model(meta)
+    names = list(catalog.DEFAULT_SBERT)
     try:
         mapped = list(model_paths())
     except RwkvMtebError as exc:
         _report(f"ignored {MODEL_PATHS_VAR}: {exc}")
         mapped = []
-    registry = seams.model_registry()
-    names += [
-        n for n in mapped if n in registry and n not in names and registry[n].loader is not model_metas.mteb_loader
-    ]
-    for meta in model_metas.sbert_metas(registry, names):
-        seams.add_model(meta)
+    registry = mteb_internals.model_registry()
+    names += [n for n in mapped if n in registry and n not in names and registry[n].loader is not mteb_loader]
+    for meta in catalog.sbert_metas(registry, names):
+        mteb_internals.add_model(meta)
 
 
 def our_model_names() -> list[str]:
-    from rwkv_mteb import model_metas
-
-    return [m.name for m in model_metas.OWN_METAS] + [lm.name for lm in model_metas.LANGUAGE_MODELS]
-
-
-def _after_save(result_path, task_result, model) -> None:  # type: ignore[no-untyped-def]
-    from rwkv_mteb.profiling import after_result_saved
-
-    after_result_saved(result_path, task_result, model)
+    return [m.name for m in catalog.OWN_METAS] + [lm.name for lm in catalog.LANGUAGE_MODELS]
 
 
 def register() -> None:
@@ -93,18 +97,16 @@ def register() -> None:
             return
         _state["running"] = True
         try:
-            import mteb  # noqa: F401  first, so that mteb's import hook finds us already running
-
-            from rwkv_mteb import seams
-
-            seams.check_mteb_version()
+            mteb_internals.check_mteb_version()
             _register_tasks()
             try:
                 _register_models()
             except Exception as exc:
                 _report(f"could not register models ({type(exc).__name__}: {exc})")
-            seams.install_result_hooks(_after_save)
-            seams.install_unknown_model_errors(our_model_names)
+            mteb_internals.install_result_hooks(after_result_saved)
+            mteb_internals.install_unknown_model_errors(our_model_names)
+            mteb_internals.install_unknown_task_errors(lambda: skipped_tasks)
+            mteb_internals.install_hub_errors()
             _state["done"] = True
         finally:
             _state["running"] = False
@@ -115,14 +117,12 @@ def load_encoder(
 ) -> SentenceTransformer:
     """The ``SentenceTransformer`` behind a model name rwkv-mteb serves (RWKV, GloVe, SBERT, SimCSE), or
     behind a bare language model name with explicit options (``layers=[1, 3], combine="concat"``)."""
-    from rwkv_mteb import loaders, model_metas, seams
-
     register()
-    meta = seams.model_registry().get(name)
-    if meta is not None and meta.loader is loaders.mteb_loader:
+    meta = mteb_internals.model_registry().get(name)
+    if meta is not None and meta.loader is mteb_loader:
         kwargs = {**meta.loader_kwargs, **options}
-    elif name in model_metas.LANGUAGE_MODELS_BY_NAME:
-        kwargs = {**model_metas.layerwise_kwargs(model_metas.LANGUAGE_MODELS_BY_NAME[name]), **options}
+    elif name in catalog.LANGUAGE_MODELS_BY_NAME:
+        kwargs = {**catalog.layerwise_kwargs(catalog.LANGUAGE_MODELS_BY_NAME[name]), **options}
     else:
         close = difflib.get_close_matches(name, our_model_names(), n=3)
         hint = f" Did you mean {close}?" if close else ""
@@ -130,4 +130,4 @@ def load_encoder(
             f"unknown model {name!r}: rwkv-mteb serves {len(our_model_names())} model names "
             f"(list them with `rwkv-mteb models`).{hint}"
         )
-    return loaders.build(name, revision, device, **kwargs)
+    return build_model(name, revision, device, **kwargs)

@@ -16,7 +16,7 @@ OUT=${OUT:-results}
 # bfloat16 on the CPU (results are filed under revision gguf-q4_1-sha256-...-bfloat16, never as the hub model's).
 # Four zero-shot methods: mean and weighted mean of the text (one pass), PromptEOL's last token, echo's second copy.
 SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
-GGUF=$(.venv/bin/python -c "from rwkv_mteb.model_sources import smollm2_gguf; print(smollm2_gguf())")
+GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
 export RWKV_MTEB_MODEL_PATHS="$SMOL=$GGUF${RWKV_MTEB_MODEL_PATHS:+:$RWKV_MTEB_MODEL_PATHS}"
 for method in "--pooling mean weighted_mean --prompt none" "--pooling last --prompt eol" "--pooling mean --prompt echo"; do
     # shellcheck disable=SC2086

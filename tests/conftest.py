@@ -103,7 +103,18 @@ def results(tmp_path_factory, shared_data, small_rwkv):
     )
     for cmd in (
         ["protocol", "-m", "stanfordnlp/glove.6B.50d", "-t", "MRPCZeroShot", "--eval-splits", "train", "validation"],
-        ["sweep", "-m", "RWKV/v6-Finch-1B6-HF", "-t", "MRPCZeroShot", "--eval-splits", "train", "validation"],
+        [
+            "sweep",
+            "-m",
+            "RWKV/v6-Finch-1B6-HF",
+            "-t",
+            "MRPCZeroShot",
+            "--eval-splits",
+            "train",
+            "validation",
+            "--augmented-sample",
+            "16",
+        ],
     ):
         proc = run("rwkv-mteb", *cmd, "--output-folder", str(out), env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]

@@ -7,13 +7,14 @@ import time
 import numpy as np
 import pytest
 
+from rwkv_mteb.backbones import NativeRwkv
+from rwkv_mteb.cache import folder as cache_folder
+from rwkv_mteb.cache.schema import row_checksum
+from rwkv_mteb.cache.store import VectorCache
 from rwkv_mteb.cli import main
 from rwkv_mteb.config import parse_size
 from rwkv_mteb.errors import RwkvMtebError
-from rwkv_mteb.rwkv import cache_folder
-from rwkv_mteb.rwkv.backbones import NativeRwkv
-from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
-from rwkv_mteb.rwkv.vector_cache import VectorCache, row_checksum
+from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
 
 TEXTS = ["The cat sat on the mat .", "A dog barked .", "Stocks fell sharply on Monday .", "x"]
 
@@ -43,7 +44,7 @@ def test_list_inspect_and_remove(backbone, cache_env, capsys):
     rows = [line.split() for line in out.splitlines() if "my/rwkv" in line]
     assert [(r[2], r[3], r[4]) for r in rows] == [("float32", "max", "2"), ("float32", "mean", "4")]
     width = backbone.hidden_size
-    assert [int(r[7].replace(",", "")) for r in rows] == [2 * 4 * width, 3 * 4 * width]  # exact float32 bytes
+    assert [int(r[6].replace(",", "")) for r in rows] == [2 * 4 * width, 3 * 4 * width]  # exact float32 bytes
     assert "1 file(s), 6 sentence(s)" in out and "limit: none" in out
 
     (entry,) = cache_folder.list_entries(cache_env)
@@ -75,13 +76,13 @@ def test_requested_layers_only(backbone, cache_env, monkeypatch):
     calls = []
     original = backbone.pooled_many
     monkeypatch.setattr(backbone, "pooled_many", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
-    np.testing.assert_allclose(encoder.with_layers([0]).pooled_layers(TEXTS), want0, atol=1e-6)
+    np.testing.assert_allclose(encoder.view([0]).pooled_layers(TEXTS), want0, atol=1e-6)
     assert calls == []  # a stored layer is served
-    np.testing.assert_allclose(encoder.with_layers([1]).pooled_layers(TEXTS), want1, atol=1e-6)
+    np.testing.assert_allclose(encoder.view([1]).pooled_layers(TEXTS), want1, atol=1e-6)
     assert calls == [[1]]  # a layer never stored is computed, alone
     monkeypatch.setenv("RWKV_MTEB_CACHE_LAYERS", "some")
     with pytest.raises(RwkvMtebError, match="RWKV_MTEB_CACHE_LAYERS='some'.*'all' or 'requested'"):
-        encoder.with_layers([3]).pooled_layers(TEXTS)
+        encoder.view([3]).pooled_layers(TEXTS)
 
 
 def rows_of(path):

@@ -70,12 +70,12 @@ def test_without_ray_one_line_names_the_extra(monkeypatch, capsys, registered):
 def test_sweep_on_ray_with_a_worker_killed_equals_the_local_sweep(
     ray_instance, small_rwkv, data_env, registered, tmp_path, monkeypatch
 ):
-    from rwkv_mteb.sweep import sweep
+    from rwkv_mteb.runs.sweep import sweep
 
     monkeypatch.setenv("RWKV_MTEB_MODEL_PATHS", f"{BASE}={small_rwkv}")
     args = dict(tasks=["MRPCZeroShot"], layers=[1, 3], eval_splits=["validation", "test"], show_progress_bar=False)
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "cache-local"))
-    sweep(BASE, output_folder=tmp_path / "local", **args)
+    sweep(model=BASE, output_folder=tmp_path / "local", **args)
 
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "cache-ray"))
     killed: list[int] = []
@@ -93,7 +93,7 @@ def test_sweep_on_ray_with_a_worker_killed_equals_the_local_sweep(
 
     killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
     killer.start()
-    sweep(BASE, output_folder=tmp_path / "ray", executor="ray", workers=2, **args)
+    sweep(model=BASE, output_folder=tmp_path / "ray", executor="ray", workers=2, **args)
     killer.join(timeout=1)
     assert killed, "no worker was killed: the test did not exercise a failure"
 
@@ -106,7 +106,7 @@ def test_sweep_on_ray_with_a_worker_killed_equals_the_local_sweep(
     assert produced and all(w.startswith("ray-worker-") for w in produced)
     assert all(sum(r["produced_by"].values()) == r["sentences"] for r in records)
     # a rerun finds every shard in the cache: nothing is computed again, the same files come out
-    sweep(BASE, output_folder=tmp_path / "ray", executor="ray", workers=2, overwrite_strategy="always", **args)
+    sweep(model=BASE, output_folder=tmp_path / "ray", executor="ray", workers=2, overwrite_strategy="always", **args)
     assert scores(tmp_path / "ray", "MRPCZeroShot") == scores(tmp_path / "local", "MRPCZeroShot")
 
 
@@ -115,13 +115,15 @@ def test_protocol_on_ray_equals_the_local_protocol_and_reports_a_failing_unit(
     ray_instance, data_env, registered, tmp_path, monkeypatch
 ):
     from rwkv_mteb.errors import RwkvMtebError
-    from rwkv_mteb.protocol import protocol
+    from rwkv_mteb.runs.protocol import protocol
 
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "cache"))
     tasks = ["MRPCZeroShot", "STSBenchmarkZeroShot"]
     splits = ["validation"]
-    protocol([GLOVE], tasks, tmp_path / "local", eval_splits=splits)
-    results = protocol([GLOVE], tasks, tmp_path / "ray", eval_splits=splits, executor="ray", workers=2)
+    protocol(models=[GLOVE], tasks=tasks, output_folder=tmp_path / "local", eval_splits=splits)
+    results = protocol(
+        models=[GLOVE], tasks=tasks, output_folder=tmp_path / "ray", eval_splits=splits, executor="ray", workers=2
+    )
     assert [r.model_name for r in results] == [GLOVE] and len(results[0].task_results) == 2
     for task in tasks:
         assert scores(tmp_path / "ray", task) == scores(tmp_path / "local", task)
@@ -129,13 +131,20 @@ def test_protocol_on_ray_equals_the_local_protocol_and_reports_a_failing_unit(
     assert all(w.startswith("ray-worker-") for w in workers)
     # a rerun evaluates nothing again: the result files stay byte for byte (their timing fields included)
     finished = {path: path.read_bytes() for task in tasks for path in result_files(tmp_path / "ray", task)}
-    protocol([GLOVE], tasks, tmp_path / "ray", eval_splits=splits, executor="ray", workers=2)
+    protocol(models=[GLOVE], tasks=tasks, output_folder=tmp_path / "ray", eval_splits=splits, executor="ray", workers=2)
     assert {path: path.read_bytes() for path in finished} == finished
 
     # one model cannot load anywhere: its units are reported with the error, the other model's units finish
     monkeypatch.setenv("RWKV_MTEB_MODEL_PATHS", f"{MINILM}={tmp_path / 'no-such-folder'}")
     with pytest.raises(RwkvMtebError) as failed:
-        protocol([MINILM, GLOVE], tasks, tmp_path / "mixed", eval_splits=splits, executor="ray", workers=2)
+        protocol(
+            models=[MINILM, GLOVE],
+            tasks=tasks,
+            output_folder=tmp_path / "mixed",
+            eval_splits=splits,
+            executor="ray",
+            workers=2,
+        )
     message = str(failed.value)
     assert "2 units failed" in message and f"{MINILM} on MRPCZeroShot" in message and "no-such-folder" in message
     for task in tasks:

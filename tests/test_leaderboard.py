@@ -7,15 +7,17 @@ import shutil
 
 import pytest
 
+from rwkv_mteb.metrics.layer_metrics import LAYER_METRICS
 from tests.conftest import cli_env, run
 
 pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
 
 
 def build(results, out, data_env):
-    from rwkv_mteb.leaderboard import publish
+    from rwkv_mteb.board.publish import publish
 
-    return publish([results], out, ["rwkv-mteb", "leaderboard", "--results", "RESULTS", "--out", "OUT"])
+    board = publish([results], out, ["rwkv-mteb", "leaderboard", "--results", "RESULTS", "--out", "OUT"])
+    return board.model_dump(mode="json")  # as readers of leaderboard.json see it
 
 
 def test_board_contents(results, tmp_path, data_env):
@@ -33,7 +35,8 @@ def test_board_contents(results, tmp_path, data_env):
     assert layer["layer"] == 1 and layer["pooling"] == "mean" and layer["family"] == "rwkv6"
     # every non-best entry of a task/split is compared with the best on the same pairs
     validation = [c for c in board["comparisons"] if c["split"] == "validation"]
-    assert len(validation) == 4 and all(0 < c["p_value"] <= 1 for c in validation)
+    assert len(validation) == 4 and all(0 < c["p_value"] <= c["p_value_holm"] <= 1 for c in validation)
+    assert all(c["distinguishable"] == (c["p_value_holm"] < 0.05) for c in validation)  # marks use adjusted p
     (sweep,) = [s for s in board["layer_sweeps"] if s["split"] == "validation"]
     assert sweep["best_layer"] in sweep["layers_not_distinguishable_from_best"]
     (diag,) = board["diagnostics"]  # the sweep's texts of its one task
@@ -41,12 +44,11 @@ def test_board_contents(results, tmp_path, data_env):
     assert [row["layer"] for row in diag["layers"]] == [0, 1, 2, 3]
     for row in diag["layers"]:
         assert 1 <= row["effective_rank"] <= 128  # at most the width of the small model
-        assert 0 <= row["dataset_entropy"] <= 1 and 0 <= row["prompt_entropy"] <= 1
-        assert 0 <= row["curvature"] <= math.pi and row["intrinsic_dimension"] > 0
+        assert 0 <= row["dataset_entropy"] <= 1 and 0 <= row["prompt_entropy"] <= 1 and 0 <= row["lidar"] <= 1
+        assert 0 <= row["curvature"] <= math.pi / 2 and row["intrinsic_dimension"] > 0 and row["infonce"] > 0
+    assert diag["augmented_sentences"] == 16 and diag["augmentations"] == 16 and diag["alpha"] == 1.0
     # four layers: each label-free metric's Spearman correlation with the score across them
-    assert set(sweep["metric_correlations"]) == {
-        "prompt_entropy", "dataset_entropy", "curvature", "effective_rank", "anisotropy", "intrinsic_dimension"
-    }  # fmt: skip
+    assert set(sweep["metric_correlations"]) == set(LAYER_METRICS)
     assert all(-1 <= c["spearman"] <= 1 and c["layers"] == 4 for c in sweep["metric_correlations"].values())
     out = tmp_path / "lb"
     assert {
@@ -91,7 +93,7 @@ def test_gaps_are_null_with_a_warning(results, tmp_path, data_env):
     board = build(broken, tmp_path / "lb", data_env)
     warnings = "\n".join(board["warnings"])
     assert f"corrupt result file {corrupt}" in warnings
-    assert "no profile" in warnings and "NotARealTask: gold scores unavailable" in warnings
+    assert "no profile" in warnings and "NotARealTask: gold labels unavailable" in warnings
     entries = {(e["model"], e["task"], e["split"]): e for e in board["entries"]}
     assert entries[("stanfordnlp/glove.6B.50d", "MRPCZeroShot", "validation")]["cost"] is None
     assert entries[("stanfordnlp/glove.6B.50d", "NotARealTask", "validation")]["ci95_bootstrap"] is None
@@ -115,16 +117,19 @@ def test_leaderboard_command(results, tmp_path, shared_data):
 
 
 def test_layer_metrics_correlate_with_scores_across_layers_and_undefined_scores_are_kept_out():
-    from rwkv_mteb.leaderboard import layer_sweeps
+    from rwkv_mteb.board.build import layer_sweeps
+    from rwkv_mteb.board.records import Diagnostics, Entry
 
     scores = [None, 0.10, 0.20, 0.25, 0.40, 0.38, 0.50, 0.55, 0.60, 0.58]  # layer 0: constant vectors
     entries = [
-        {"task": "T", "split": "test", "base_model": "m", "pooling": "mean", "prompt": "eol", "layer": k,
-         "main_score": v, "n_pairs": None, "model": f"m (layer={k})"}
+        Entry.model_construct(task="T", split="test", base_model="m", pooling="mean", prompt="eol", layer=k,
+                              main_score=v, n_pairs=None, model=f"m (layer={k})")
         for k, v in enumerate(scores)
     ]  # fmt: skip
     rows = [{"layer": k, "effective_rank": float(k), "anisotropy": -float(k % 3), "curvature": None} for k in range(10)]
-    diagnostics = [{"model": "m", "pooling": "mean", "prompt": "eol", "task": "T", "layers": rows}]
+    diagnostics = [
+        Diagnostics(model="m", pooling="mean", prompt="eol", task="T", sentences=10, layers=rows)
+    ]
     (sweep,) = layer_sweeps(entries, {}, None, diagnostics)
     assert sweep["best_layer"] == 8 and sweep["layers_not_distinguishable_from_best"] == [8]  # no predictions
     rank = sweep["metric_correlations"]["effective_rank"]
@@ -133,5 +138,5 @@ def test_layer_metrics_correlate_with_scores_across_layers_and_undefined_scores_
     assert low < rank["spearman"] < high <= 1
     assert "curvature" not in sweep["metric_correlations"]  # undefined on every layer: no correlation
     # diagnostics of another task never explain this task's scores
-    (other,) = layer_sweeps(entries, {}, None, [{**diagnostics[0], "task": "U"}])
+    (other,) = layer_sweeps(entries, {}, None, [diagnostics[0].model_copy(update={"task": "U"})])
     assert other["metric_correlations"] == {}

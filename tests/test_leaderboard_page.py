@@ -19,12 +19,14 @@ def chromium() -> str | None:
 
 @pytest.fixture(scope="module")
 def board(results, tmp_path_factory, shared_data):
-    from rwkv_mteb.leaderboard import publish
+    from rwkv_mteb.board.publish import publish
 
     out = tmp_path_factory.mktemp("page") / "lb"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RWKV_MTEB_DATA_DIR", str(shared_data))
-        data = publish([results], out, ["rwkv-mteb", "leaderboard", "--results", "RESULTS", "--out", "OUT"])
+        data = publish([results], out, ["rwkv-mteb", "leaderboard", "--results", "RESULTS", "--out", "OUT"]).model_dump(
+            mode="json"
+        )
     return out / "index.html", data
 
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv
-from rwkv_mteb.rwkv.checkpoint7 import make_checkpoint7
-from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder, LayerwiseModel
-from rwkv_mteb.rwkv.segments import Segment, plan_segments
+from rwkv_mteb.backbones import NativeRwkv
+from rwkv_mteb.backbones.segments import Segment, plan_segments
+from rwkv_mteb.layerwise.encoder import LayerwiseEncoder, LayerwiseModel
+from rwkv_mteb.rwkv.checkpoint import make_checkpoint
 
 LENGTHS = [40, 40, 31, 30, 30, 12, 3, 1]
 
@@ -57,7 +57,7 @@ def test_plan_splits_long_inputs_and_refuses_unsorted_lengths():
 def backbone(request, small_rwkv, tmp_path):
     if request.param == "rwkv6":
         return NativeRwkv(small_rwkv)
-    return NativeRwkv(make_checkpoint7(tmp_path / "v7", layers=3, hidden=128, vocab=256, seed=1))
+    return NativeRwkv(make_checkpoint(tmp_path / "v7", layers=3, hidden=128, vocab=256, seed=1, arch="rwkv7"))
 
 
 def random_ids(lengths: list[int], vocab: int) -> list[list[int]]:
@@ -101,7 +101,7 @@ def test_encode_batches_by_token_count(tmp_path):
     from rwkv_mteb.rwkv.checkpoint import VOCAB_FILE, make_checkpoint
 
     path = make_checkpoint(tmp_path / "bytes", layers=2, hidden=64, vocab=256)
-    (path / VOCAB_FILE).unlink()
+    assert not (path / VOCAB_FILE).exists()  # byte-level: the World vocabulary is not written beside it
     backbone = NativeRwkv(path)  # byte-level: tokens = UTF-8 bytes, not characters
     texts = ["ééééé", "abcdefgh", "😀😀😀", "xy", "Привет мир"]
     model = LayerwiseModel(modules=[LayerwiseEncoder(backbone, [2], cache=False)], device="cpu")

@@ -42,7 +42,7 @@ def test_mteb_run_writes_a_profile_for_every_split(tmp_path, shared_data):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (path,) = tmp_path.rglob("profiles/MRPCZeroShot.json")
     profile = json.loads(path.read_text())
-    assert profile["model"] == "stanfordnlp/glove.6B.50d" and profile["schema_version"] == 1
+    assert profile["model"] == "stanfordnlp/glove.6B.50d" and profile["schema_version"] == 2
     by_split = {r["split"]: r for r in profile["records"]}
     assert set(by_split) == {"train_sample", "validation", "test"}
     assert {s: r["pairs"] for s, r in by_split.items()} == {"train_sample": 1000, "validation": 408, "test": 1725}

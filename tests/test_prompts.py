@@ -5,10 +5,11 @@ by hand from the model's own forward pass, for RWKV-6 (padding-free segments) an
 import numpy as np
 import pytest
 
-from rwkv_mteb.rwkv.backbones import NativeRwkv, TransformersModel
-from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
-from rwkv_mteb.rwkv.prompts import BUILTIN_PROMPTS, Prompt
-from rwkv_mteb.rwkv.tokenizers import ByteTokenizer
+from rwkv_mteb.backbones import NativeRwkv, TransformersModel
+from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
+from rwkv_mteb.layerwise.prompts import BUILTIN_PROMPTS, Prompt
+from rwkv_mteb.layerwise.session import SweepSession
+from rwkv_mteb.rwkv.tokenization_rwkv import ByteTokenizer
 
 TEXTS = ["A plane is taking off.", "Amrozi accused his brother.", "x", ""]
 
@@ -82,11 +83,11 @@ def test_pooled_vectors_cover_exactly_the_span(which, prompt, pooling, request):
 
 
 def test_one_pass_stores_every_pooling_under_its_own_key(rwkv, tmp_path):
-    from rwkv_mteb.rwkv.vector_cache import VectorCache
+    from rwkv_mteb.cache.store import VectorCache
 
     cache = VectorCache(tmp_path / "v.sqlite")
-    encoder = LayerwiseEncoder(rwkv, [1, 3], pooling="mean", cache=cache, prompt="echo")
-    encoder.together = ("mean", "weighted_mean", "last")
+    session = SweepSession(poolings=("mean", "weighted_mean", "last"))
+    encoder = LayerwiseEncoder(rwkv, [1, 3], pooling="mean", cache=cache, prompt="echo", session=session)
     alone = {
         p: LayerwiseEncoder(rwkv, [1, 3], pooling=p, cache=False, prompt="echo").pooled_layers(TEXTS)
         for p in ("weighted_mean", "last")
@@ -97,7 +98,7 @@ def test_one_pass_stores_every_pooling_under_its_own_key(rwkv, tmp_path):
     try:
         encoder.pooled_layers(TEXTS)
         for pooling in ("weighted_mean", "last"):
-            served = encoder.with_layers([1, 3], pooling).pooled_layers(TEXTS)
+            served = encoder.view([1, 3], pooling).pooled_layers(TEXTS)
             np.testing.assert_allclose(served, alone[pooling], atol=1e-6)
     finally:
         del rwkv.pooled_many
@@ -105,22 +106,22 @@ def test_one_pass_stores_every_pooling_under_its_own_key(rwkv, tmp_path):
     methods = {row[0] for row in cache._db.execute("SELECT DISTINCT method FROM vectors")}
     assert methods == {Prompt.of("echo").method(p) for p in ("mean", "weighted_mean", "last")}
     # the plain text is another key: a prompt never serves a no-prompt request
-    plain = encoder.with_layers([1, 3], "mean", prompt="none").pooled_layers(TEXTS)
+    plain = encoder.view([1, 3], "mean", prompt="none").pooled_layers(TEXTS)
     assert not np.allclose(plain, encoder.pooled_layers(TEXTS))
 
 
 def test_a_sweeps_memo_serves_the_cached_rows_and_stays_bounded(rwkv, tmp_path):
-    from rwkv_mteb.rwkv.layerwise import Memo
-    from rwkv_mteb.rwkv.vector_cache import VectorCache
+    from rwkv_mteb.cache.memo import Memo
+    from rwkv_mteb.cache.store import VectorCache
 
-    encoder = LayerwiseEncoder(rwkv, [0, 3], cache=VectorCache(tmp_path / "v.sqlite"))
-    encoder.memo = Memo()
+    session = SweepSession(memo=Memo())
+    encoder = LayerwiseEncoder(rwkv, [0, 3], cache=VectorCache(tmp_path / "v.sqlite"), session=session)
     first = encoder.pooled_layers(TEXTS)
-    assert len(encoder.memo.rows) == len(TEXTS)  # every computed layer (0..3) of every text
+    assert len(session.memo.rows) == len(TEXTS)  # every computed layer (0..3) of every text
     asked = []
     original = encoder.cache.get
     encoder.cache.get = lambda keys, layers: asked.extend(keys) or original(keys, layers)
-    served = encoder.with_layers([2]).pooled_layers(TEXTS)
+    served = encoder.view([2]).pooled_layers(TEXTS)
     assert asked == []  # from memory: no row read back from disk
     np.testing.assert_allclose(served, LayerwiseEncoder(rwkv, [2], cache=False).pooled_layers(TEXTS), atol=1e-6)
     np.testing.assert_array_equal(encoder.pooled_layers(TEXTS), first)

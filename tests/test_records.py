@@ -3,13 +3,14 @@
 import pytest
 from pydantic import ValidationError
 
-from rwkv_mteb.records import SCHEMAS, ProfileFile, schema_text, shipped_schema
+from rwkv_mteb.board.records import schemas
+from rwkv_mteb.provenance.records import ProfileFile, schema_text, shipped_schema
 
 
-@pytest.mark.parametrize("name", sorted(SCHEMAS))
+@pytest.mark.parametrize("name", sorted(schemas()))
 def test_shipped_schema_is_generated_from_the_records(name):
-    assert shipped_schema(name) == schema_text(SCHEMAS[name]), (
-        f"{name} is stale: regenerate it with `PYTHONPATH=. python -m rwkv_mteb.records`"
+    assert shipped_schema(name) == schema_text(schemas()[name]), (
+        f"{name} is stale: regenerate it with `PYTHONPATH=. python -m rwkv_mteb.board.records`"
     )
 
 

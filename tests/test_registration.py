@@ -137,8 +137,8 @@ def test_rwkv_mteb_command_offers_mteb_subcommands(tmp_path):
 
 
 def test_models_listing_is_grouped_collapsed_and_naturally_sorted():
-    from rwkv_mteb.model_listing import model_listing
-    from rwkv_mteb.model_metas import LANGUAGE_MODELS
+    from rwkv_mteb.models.catalog import LANGUAGE_MODELS
+    from rwkv_mteb.models.listing import model_listing
 
     short = [line.strip() for line in model_listing().splitlines()]
     assert len(short) < 30

@@ -15,7 +15,7 @@ os.environ["RWKV_CUDA_ON"] = "0"
 
 from rwkv.model import RWKV
 
-from rwkv_mteb.rwkv.checkpoint import load_rwkv6, make_checkpoint
+from rwkv_mteb.rwkv.checkpoint import load_rwkv, make_checkpoint
 
 SHAPES = [  # (blocks, hidden): heads = hidden / 64
     (4, 128),
@@ -39,7 +39,7 @@ def checkpoint(request, tmp_path_factory):
 def pair(checkpoint):
     """Our model, loaded afresh for each test (tests set its WKV form), with the production defaults."""
     path, oracle = checkpoint
-    return load_rwkv6(path, with_head=True), oracle
+    return load_rwkv(path, with_head=True), oracle
 
 
 def oracle_sequence(oracle, tokens):
@@ -131,8 +131,8 @@ def test_hidden_state_layout(pair):
 
 def test_half_precision_keeps_float32_state(tmp_path):
     path = make_checkpoint(tmp_path / "hf", layers=2, hidden=128, vocab=512, seed=5)
-    full = load_rwkv6(path, with_head=True)
-    half = load_rwkv6(path, dtype=torch.bfloat16, with_head=True)
+    full = load_rwkv(path, with_head=True)
+    half = load_rwkv(path, dtype=torch.bfloat16, with_head=True)
     ids = torch.randint(1, 512, (2, 20), generator=torch.Generator().manual_seed(4))
     hidden_full, _, _ = full(ids)
     hidden_half, _, state = half(ids)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from rwkv_mteb.rwkv.checkpoint7 import load_rwkv7, make_checkpoint7
+from rwkv_mteb.rwkv.checkpoint import load_rwkv, make_checkpoint
 
 TOL = 1e-4
 SHAPES = [(2, 128), (3, 192), (2, 256)]  # (blocks, hidden): heads of 64
@@ -22,7 +22,7 @@ def checkpoint(request, tmp_path_factory):
     """A random RWKV-7 and the oracle's logits and states for token lists of several lengths."""
     layers, hidden = request.param
     root = tmp_path_factory.mktemp(f"rwkv7_{layers}x{hidden}")
-    pth = make_checkpoint7(root, layers=layers, hidden=hidden, vocab=512, seed=layers * hidden)
+    pth = make_checkpoint(root, layers=layers, hidden=hidden, vocab=512, seed=layers * hidden, arch="rwkv7")
     gen = torch.Generator().manual_seed(hidden)
     tokens = [torch.randint(1, 512, (n,), generator=gen).tolist() for n in LENGTHS]
     oracle = Path(__file__).with_name("rwkv7_oracle.py")
@@ -45,7 +45,7 @@ def assert_state(ours, theirs, row=0):
 @pytest.mark.parametrize("wkv_chunk", [1, 8, 5], ids=["loop", "chunked-8", "chunked-5"])
 def test_batched_forward_matches_the_oracle(checkpoint, wkv_chunk):
     pth, tokens, oracle = checkpoint
-    model = load_rwkv7(pth, with_head=True)
+    model = load_rwkv(pth, with_head=True)
     model.set_wkv_chunk(wkv_chunk)
     batch = torch.zeros(len(tokens), max(LENGTHS), dtype=torch.long)
     for row, seq in enumerate(tokens):
@@ -61,7 +61,7 @@ def test_batched_forward_matches_the_oracle(checkpoint, wkv_chunk):
 
 def test_token_by_token_matches_the_oracle(checkpoint):
     pth, tokens, oracle = checkpoint
-    model = load_rwkv7(pth, with_head=True)
+    model = load_rwkv(pth, with_head=True)
     state = model.initial_state(1)
     for token in tokens[-1]:
         _, logits, state = model(torch.tensor([[token]]), state)
@@ -73,7 +73,7 @@ def test_token_by_token_matches_the_oracle(checkpoint):
 
 def test_chunks_with_carried_state_equal_one_pass(checkpoint):
     pth, _, _ = checkpoint
-    model = load_rwkv7(pth)
+    model = load_rwkv(pth)
     seq = torch.randint(1, 512, (2, 50), generator=torch.Generator().manual_seed(2))
     hidden, _, state = model(seq)
     carried = model.initial_state(2)
@@ -84,9 +84,9 @@ def test_chunks_with_carried_state_equal_one_pass(checkpoint):
 
 
 def test_fla_layout_loads_the_same_model(tmp_path):
-    make_checkpoint7(tmp_path / "pth", layers=2, hidden=128, vocab=300, seed=3)
-    make_checkpoint7(tmp_path / "hf", layers=2, hidden=128, vocab=300, seed=3, fmt="hf")
-    a, b = load_rwkv7(tmp_path / "pth", with_head=True), load_rwkv7(tmp_path / "hf", with_head=True)
+    make_checkpoint(tmp_path / "pth", layers=2, hidden=128, vocab=300, seed=3, arch="rwkv7")
+    make_checkpoint(tmp_path / "hf", layers=2, hidden=128, vocab=300, seed=3, fmt="hf", arch="rwkv7")
+    a, b = load_rwkv(tmp_path / "pth", with_head=True), load_rwkv(tmp_path / "hf", with_head=True)
     for key, value in a.state_dict().items():
         torch.testing.assert_close(b.state_dict()[key], value, atol=0, rtol=0)
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "rwkv7"
@@ -120,10 +120,11 @@ def assert_rwkv_cpp_rule(got, expected):
     ids=["rwkv7", "rwkv6"],
 )
 def test_native_models_reproduce_rwkv_cpp_logits(shared_data, weights, expected):
-    from rwkv_mteb.rwkv.checkpoint import load_rwkv6
+    from rwkv_mteb.rwkv.checkpoint import rwkv_generation
 
     path = shared_data / "rwkvcpp" / weights
-    model = (load_rwkv7 if "7v0" in weights else load_rwkv6)(path, with_head=True)
+    assert rwkv_generation(path) == ("rwkv7" if "7v0" in weights else "rwkv6")  # the tensors say which
+    model = load_rwkv(path, with_head=True)
     _, logits, _ = model(torch.tensor([CPP_TOKENS]))
     assert_rwkv_cpp_rule(logits[0, -1], expected_logits(shared_data, expected))
     state = model.initial_state(1)
@@ -135,7 +136,7 @@ def test_native_models_reproduce_rwkv_cpp_logits(shared_data, weights, expected)
 def test_rwkv4_through_transformers_reproduces_rwkv_cpp_logits(shared_data, tmp_path):
     from transformers import RwkvForCausalLM
 
-    from rwkv_mteb.rwkv.backbones import TransformersModel
+    from rwkv_mteb.backbones import TransformersModel
     from rwkv_mteb.rwkv.convert_rwkv4 import convert_rwkv4
 
     folder = convert_rwkv4(shared_data / "rwkvcpp" / "tiny-rwkv-4v0-660K.pth", tmp_path / "hf")
@@ -155,9 +156,9 @@ def test_rwkv4_through_transformers_reproduces_rwkv_cpp_logits(shared_data, tmp_
 def test_tiny_real_rwkv7_is_a_byte_level_layerwise_model(shared_data, tmp_path, monkeypatch):
     from sentence_transformers import SentenceTransformer
 
-    from rwkv_mteb.rwkv.backbones import NativeRwkv
-    from rwkv_mteb.rwkv.layerwise import LayerwiseEncoder
-    from rwkv_mteb.rwkv.tokenizers import ByteTokenizer
+    from rwkv_mteb.backbones import NativeRwkv
+    from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
+    from rwkv_mteb.rwkv.tokenization_rwkv import ByteTokenizer
 
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path))
     backbone = NativeRwkv(shared_data / "rwkvcpp" / "tiny-rwkv-7v0-834K.pth")
@@ -202,7 +203,8 @@ def test_mteb_run_and_sweep_of_a_made_rwkv7_checkpoint(tmp_path, shared_data, re
     assert proc.returncode == 0, proc.stderr[-3000:]
     (single,) = result_files(tmp_path / "run", "MRPCZeroShot")
     assert single.parent.parent.name == "fla-hub__rwkv7-191M-world_(layer=1)"
-    proc = run("rwkv-mteb", "sweep", "-m", V7, *common, "--output-folder", str(tmp_path / "sweep"), env=env)
+    sweep = ["sweep", "-m", V7, *common, "--augmented-sample", "0", "--output-folder", str(tmp_path / "sweep")]
+    proc = run("rwkv-mteb", *sweep, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     swept = result_files(tmp_path / "sweep", "MRPCZeroShot")
     assert [p.parent.parent.name for p in swept] == [f"fla-hub__rwkv7-191M-world_(layer={k})" for k in range(3)]

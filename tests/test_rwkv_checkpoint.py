@@ -7,7 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from rwkv_mteb.rwkv.checkpoint import CheckpointError, load_rwkv6, make_checkpoint
+from rwkv_mteb.errors import CheckpointError
+from rwkv_mteb.rwkv.checkpoint import load_rwkv, make_checkpoint
 
 
 def same_weights(a, b):
@@ -20,8 +21,8 @@ def same_weights(a, b):
 def test_hf_and_pth_layouts_load_the_same_model(tmp_path):
     hf = make_checkpoint(tmp_path / "hf", layers=2, hidden=64, vocab=300, seed=7)
     pth = make_checkpoint(tmp_path / "pth", layers=2, hidden=64, vocab=300, seed=7, fmt="pth")
-    same_weights(load_rwkv6(hf, with_head=True), load_rwkv6(pth, with_head=True))
-    same_weights(load_rwkv6(hf), load_rwkv6(pth.parent))  # a folder holding one .pth works too
+    same_weights(load_rwkv(hf, with_head=True), load_rwkv(pth, with_head=True))
+    same_weights(load_rwkv(hf), load_rwkv(pth.parent))  # a folder holding one .pth works too
 
 
 def test_sharded_safetensors(tmp_path):
@@ -40,7 +41,7 @@ def test_sharded_safetensors(tmp_path):
         weight_map |= dict.fromkeys(part, file)
     (sharded / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
     shutil.copy(hf / "config.json", sharded / "config.json")
-    same_weights(load_rwkv6(hf), load_rwkv6(sharded))
+    same_weights(load_rwkv(hf), load_rwkv(sharded))
 
 
 def test_truncated_checkpoint(tmp_path):
@@ -48,7 +49,7 @@ def test_truncated_checkpoint(tmp_path):
     data = (hf / "model.safetensors").read_bytes()
     (hf / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        load_rwkv6(hf)
+        load_rwkv(hf)
 
 
 def test_config_that_disagrees_with_the_weights(tmp_path):
@@ -57,7 +58,7 @@ def test_config_that_disagrees_with_the_weights(tmp_path):
     config["num_hidden_layers"] = 24
     (hf / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="num_hidden_layers=24, but the weights have 2"):
-        load_rwkv6(hf)
+        load_rwkv(hf)
 
 
 def test_missing_tensor(tmp_path):
@@ -66,7 +67,7 @@ def test_missing_tensor(tmp_path):
     del state["rwkv.blocks.1.attention.time_faaaa"]
     save_file(state, str(hf / "model.safetensors"))
     with pytest.raises(CheckpointError, match=r"missing \['rwkv\.blocks\.1\.attention\.time_faaaa'\]"):
-        load_rwkv6(hf)
+        load_rwkv(hf)
 
 
 def test_inconsistent_shapes(tmp_path):
@@ -75,15 +76,15 @@ def test_inconsistent_shapes(tmp_path):
     state["rwkv.blocks.1.feed_forward.value.weight"] = torch.zeros(64, 100)
     save_file(state, str(hf / "model.safetensors"))
     with pytest.raises(CheckpointError, match=r"feed_forward\.value\.weight has shape \(64, 100\)"):
-        load_rwkv6(hf)
+        load_rwkv(hf)
 
 
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
-        load_rwkv6(tmp_path / "nothing")
+        load_rwkv(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="holds no model.safetensors"):
-        load_rwkv6(tmp_path / "empty")
+        load_rwkv(tmp_path / "empty")
     (tmp_path / "bad.pth").write_bytes(b"not a pickle")
     with pytest.raises(CheckpointError, match="not a readable .pth"):
-        load_rwkv6(tmp_path / "bad.pth")
+        load_rwkv(tmp_path / "bad.pth")

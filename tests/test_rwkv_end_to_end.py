@@ -97,8 +97,8 @@ def test_mteb_run_layer_variant_offline(tmp_path, shared_data, checkpoint):
     from scipy.stats import spearmanr
 
     from rwkv_mteb import load_encoder
-    from rwkv_mteb.task_data import load_splits
-    from rwkv_mteb.task_spec import load_task_specs
+    from rwkv_mteb.tasks.data import load_splits
+    from rwkv_mteb.tasks.spec import load_task_specs
 
     (spec,) = [s for s in load_task_specs() if s.name == "MRPCZeroShot"]
     os_env = {"RWKV_MTEB_DATA_DIR": str(shared_data), "RWKV_MTEB_MODEL_PATHS": f"{BASE}={checkpoint}"}
@@ -135,6 +135,8 @@ def test_sweep_writes_one_result_per_layer_and_fills_the_cache(tmp_path, shared_
         "MRPCZeroShot",
         "--eval-splits",
         "validation",
+        "--augmented-sample",
+        "0",
         "--output-folder",
         str(tmp_path / "out"),
         env=env,

@@ -110,7 +110,7 @@ def test_glove_other_size_needs_a_file(monkeypatch):
 
 def test_hub_failure_is_one_clear_error(monkeypatch):
     """With the hub switched on but unreachable, whatever the hub client raises becomes one actionable line."""
-    from rwkv_mteb import encoders
+    from rwkv_mteb.models import builders as encoders
 
     def unreachable(*args, **kwargs):
         raise RuntimeError("connect timeout")
@@ -120,4 +120,4 @@ def test_hub_failure_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
     with pytest.raises(ModelUnavailableError, match="connect timeout.*RWKV_MTEB_MODEL_PATHS"):
-        encoders.sentence_transformer("someone/some-model")
+        encoders.sbert("someone/some-model")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from rwkv_mteb import stats
+from rwkv_mteb.metrics import stats
 
 
 def correlated(rng, n, rho):
@@ -76,3 +76,57 @@ def test_threshold_is_chosen_on_train_and_applied_elsewhere():
 
 def test_fisher_needs_enough_pairs():
     assert stats.fisher_ci(0.5, 4) is None and stats.fisher_ci(1.0, 100) is None
+
+
+def test_a_threshold_never_splits_tied_scores():
+    """The issue's example: a cut between the tied zeros would count 0.25 from row order alone; 0.75 is the best
+    accuracy any threshold gives (predict nothing positive)."""
+    scores = np.array([0, 0, 1, 0, 0.5, 0, 0, 0.5])
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    threshold = stats.best_threshold(scores, labels)
+    assert stats.binary_metrics(scores, labels, threshold)["accuracy"] == 0.75
+
+
+def test_random_tied_cases_never_pick_a_worse_threshold_than_the_best_cut():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(2, 12))
+        scores = rng.integers(0, 4, n) / 3.0  # few distinct values: many ties
+        labels = rng.integers(0, 2, n)
+        cuts = [*np.unique(scores), np.inf]  # every threshold that gives a distinct prediction
+        best = max(float(((scores >= c) == labels).mean()) for c in cuts)
+        chosen = stats.best_threshold(scores, labels)
+        assert float(((scores >= chosen) == labels).mean()) == best
+
+
+def test_holm_by_hand():
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1: 0.02, 0.03, 0.06, 0.04 -> made monotone: 0.06 for the last
+    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.5, 0.9]) == [1.0, 1.0]  # capped at 1
+    assert stats.holm([]) == []
+
+
+def test_average_precision_is_scikit_learns_with_ties():
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(1)
+    scores = np.round(rng.standard_normal((20, 60)), 1)  # ties within every row
+    labels = rng.integers(0, 2, (20, 60))
+    want = [average_precision_score(y, s) for s, y in zip(scores, labels, strict=True)]
+    np.testing.assert_allclose(stats.average_precision(scores, labels), want, atol=1e-12)
+
+
+def test_max_ap_is_mtebs_pair_classification_main_score():
+    from mteb.abstasks.pair_classification import AbsTaskPairClassification
+
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 80)
+    scores = np.round(rng.standard_normal((5, 80)) + labels, 2)
+    names = [name for name, _ in stats.PAIR_SCORES]
+    task = AbsTaskPairClassification.__new__(AbsTaskPairClassification)
+    mteb_scores = task._compute_metrics(dict(zip(names, scores.tolist(), strict=True)), labels.tolist())
+    assert float(stats.max_ap(scores, labels)) == pytest.approx(mteb_scores["max_ap"], abs=1e-12)
+    low, high = stats.bootstrap_ci(scores, labels, kind="max_ap")
+    assert low < mteb_scores["max_ap"] < high
+    same = stats.paired_bootstrap(scores, scores, labels, kind="max_ap")
+    assert same["difference"] == 0 and same["p_value"] == 1.0

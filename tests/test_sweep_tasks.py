@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from rwkv_mteb.rwkv.prompts import Prompt
+from rwkv_mteb.layerwise.prompts import Prompt
 from tests.conftest import cli_env, result_files, run
 
 pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
@@ -36,7 +36,7 @@ def test_one_sweep_over_three_task_types_equals_separate_runs(which, small_rwkv,
         RWKV_MTEB_CACHE_DIR=str(tmp_path / "cache"),
     )
     command = ["sweep", "-m", model, "-t", *TASKS, "--eval-splits", "test", "--layers", *map(str, LAYERS)]
-    command += ["--pooling", "mean", "weighted_mean", "--prompt", "none", "echo"]
+    command += ["--pooling", "mean", "weighted_mean", "--prompt", "none", "echo", "--augmented-sample", "0"]
     proc = run("rwkv-mteb", *command, "--output-folder", str(tmp_path / "sweep"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

@@ -6,8 +6,8 @@ import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from rwkv_mteb.errors import DataError
-from rwkv_mteb.task_data import load_splits
-from rwkv_mteb.task_spec import load_task_specs
+from rwkv_mteb.tasks.data import load_splits
+from rwkv_mteb.tasks.spec import load_task_specs
 
 
 def spec(name):

@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from rwkv_mteb.errors import TaskDefinitionError
-from rwkv_mteb.task_factory import make_task_class
-from rwkv_mteb.task_spec import builtin_task_dir, load_task_specs, parse_task_file
+from rwkv_mteb.tasks.factory import make_task_class
+from rwkv_mteb.tasks.spec import builtin_task_dir, load_task_specs, parse_task_file
 
 MINIMAL = """
 name = "{name}"

@@ -26,7 +26,7 @@ BASE = "RWKV/v6-Finch-1B6-HF"
 
 
 def test_file_digest_sees_a_same_size_edit_and_is_memoised(tmp_path, monkeypatch):
-    from rwkv_mteb import identity
+    from rwkv_mteb.provenance import identity
 
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "weights.bin"
@@ -61,9 +61,12 @@ def validation_scores(folder, layer):
 
 
 def sweep_once(out, layers=(1, 2)):
-    from rwkv_mteb.sweep import sweep
+    from rwkv_mteb.runs.sweep import sweep
 
-    sweep(BASE, ["MRPCZeroShot"], list(layers), output_folder=out, eval_splits=["validation"], show_progress_bar=False)
+    sweep(
+        model=BASE, tasks=["MRPCZeroShot"], layers=list(layers), output_folder=out, eval_splits=["validation"],
+        show_progress_bar=False, augmented_sample=0,
+    )
 
 
 def test_vector_cache_never_changes_a_score(tmp_path, monkeypatch, data_env):
@@ -101,7 +104,7 @@ def test_vector_cache_never_changes_a_score(tmp_path, monkeypatch, data_env):
 def test_revision_of_a_local_checkpoint_is_its_content(small_rwkv, monkeypatch, tmp_path):
     import mteb
 
-    from rwkv_mteb.identity import path_digest, revision_of
+    from rwkv_mteb.provenance.identity import path_digest, revision_of
 
     monkeypatch.setenv("RWKV_MTEB_MODEL_PATHS", f"{BASE}={small_rwkv}")
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path))
@@ -121,7 +124,7 @@ def test_revision_of_a_local_checkpoint_is_its_content(small_rwkv, monkeypatch, 
 
 
 def test_corrupt_cache_rows_are_recomputed_not_served(tmp_path, caplog):
-    from rwkv_mteb.rwkv.vector_cache import VectorCache
+    from rwkv_mteb.cache.store import VectorCache
 
     cache = VectorCache(tmp_path / "v.sqlite")
     good = np.arange(12, dtype=np.float32).reshape(3, 4)
@@ -141,7 +144,7 @@ def test_corrupt_cache_rows_are_recomputed_not_served(tmp_path, caplog):
 
 @pytest.mark.parametrize("damage", ["garbage header", "cut short"])
 def test_corrupt_cache_file_is_moved_aside_and_rebuilt(tmp_path, caplog, damage):
-    from rwkv_mteb.rwkv.vector_cache import VectorCache
+    from rwkv_mteb.cache.store import VectorCache
 
     path = tmp_path / "v.sqlite"
     cache = VectorCache(path)
@@ -176,7 +179,7 @@ def test_result_file_cut_short_is_named_with_the_fix(tmp_path, data_env):
 
 def test_bad_data_cells_and_encodings_name_file_and_line(tmp_path, monkeypatch):
     from rwkv_mteb.errors import DataError
-    from rwkv_mteb.task_data import load_splits
+    from rwkv_mteb.tasks.data import load_splits
     from tests.test_task_data import user_spec
 
     for cell in ("nan", "inf", "2", "latin1"):
@@ -193,7 +196,7 @@ def test_bad_data_cells_and_encodings_name_file_and_line(tmp_path, monkeypatch):
 
 def test_local_folder_link_out_of_the_data_folder_is_refused(tmp_path, monkeypatch):
     from rwkv_mteb.errors import DataError
-    from rwkv_mteb.task_data import load_splits
+    from rwkv_mteb.tasks.data import load_splits
     from tests.test_task_data import user_spec
 
     (tmp_path / "data").mkdir()
@@ -207,8 +210,8 @@ def test_local_folder_link_out_of_the_data_folder_is_refused(tmp_path, monkeypat
 
 def test_local_only_task_never_falls_back_to_the_hub(tmp_path, monkeypatch):
     from rwkv_mteb.errors import DataError
-    from rwkv_mteb.task_data import load_splits
-    from rwkv_mteb.task_spec import parse_task_file
+    from rwkv_mteb.tasks.data import load_splits
+    from rwkv_mteb.tasks.spec import parse_task_file
     from tests.test_task_files import MINIMAL
 
     text = MINIMAL.format(name="LocalOnly")
@@ -237,9 +240,9 @@ def small_results(tmp_path_factory, shared_data):
 
 
 def publish(results, out):
-    from rwkv_mteb.leaderboard import publish as build
+    from rwkv_mteb.board.publish import publish as build
 
-    return build(results, out, ["rwkv-mteb", "leaderboard"])
+    return build(results, out, ["rwkv-mteb", "leaderboard"]).model_dump(mode="json")
 
 
 def snapshot(folder):
@@ -304,7 +307,7 @@ def test_corrupt_side_files_are_named(small_results, tmp_path, data_env, target,
 
 
 def _append(args):
-    from rwkv_mteb.files import append_jsonl
+    from rwkv_mteb.provenance.sidecars import append_jsonl
 
     path, worker = args
     for i in range(100):
@@ -379,8 +382,8 @@ def test_cli_refuses_bad_arguments_and_overwrites(tmp_path, capsys):
 
 
 def test_in_memory_backbone_has_a_state_dict_identity():
-    from rwkv_mteb.rwkv.backbones import NativeRwkv
-    from rwkv_mteb.rwkv.checkpoint import random_state_dict
+    from rwkv_mteb.backbones import NativeRwkv
+    from rwkv_mteb.rwkv.checkpoint_rwkv6 import random_state_dict
     from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Config, Rwkv6Model
 
     config = Rwkv6Config(vocab_size=300, hidden_size=64, num_hidden_layers=1, attention_hidden_size=64)

@@ -3,7 +3,7 @@
 import csv
 from pathlib import Path
 
-from rwkv_mteb.rwkv.tokenizers import WorldTokenizer
+from rwkv_mteb.rwkv.tokenization_rwkv import WorldTokenizer
 
 
 def test_reference_ids():

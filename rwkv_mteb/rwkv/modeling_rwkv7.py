@@ -1,7 +1,7 @@
 """RWKV-7 ("Goose") in pure PyTorch: exact, batched, chunkable, and returning every layer's hidden state.
 
 Parameter names and shapes follow BlinkDL's checkpoint layout (``emb``, ``blocks.{i}.att.*``, ``blocks.{i}.ffn.*``,
-``ln_out``, ``head``), so a ``.pth`` state dict loads with no renaming; :mod:`rwkv_mteb.rwkv.checkpoint7` maps the
+``ln_out``, ``head``), so a ``.pth`` state dict loads with no renaming; :mod:`rwkv_mteb.rwkv.checkpoint_rwkv7` maps the
 flash-linear-attention layout of the hub's ``fla-hub/rwkv7-*`` checkpoints onto it.
 
 The math is the reference's: token shift with six learned mixes, low-rank (LoRA) decay, in-context learning

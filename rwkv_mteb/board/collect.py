@@ -1,0 +1,218 @@
+"""What the board is built from, read and checked: MTEB result folders (``<DIR>/results/<model>/<revision>/
+<task>.json``; a DIR that is itself such a folder works too) with the profiles and command logs beside them,
+MTEB prediction files anywhere under DIR (``*_predictions.json``), sweep diagnostics, and the gold labels of
+each task from its own loader (the same files the run read). Nothing is re-encoded.
+
+A folder that does not exist, or results that hold no run at all, stop the build (nothing is published); a
+corrupt result file is named in a warning and skipped; a corrupt side file (model meta, profile, command log,
+diagnostics) stops the build with its name and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mteb
+import numpy as np
+from mteb.results import TaskResult
+from pydantic import BaseModel, ValidationError
+
+from rwkv_mteb.board.records import Diagnostics
+from rwkv_mteb.errors import CorruptFileError, PublishError
+from rwkv_mteb.layerwise.prompts import Prompt
+from rwkv_mteb.metrics.stats import PAIR_SCORES
+from rwkv_mteb.provenance.records import ProfileFile, ProfileRecord
+from rwkv_mteb.provenance.sidecars import COMMANDS_LOG, diagnostics_path, profile_path, read_json, read_jsonl
+from rwkv_mteb.tasks.types import TASK_TYPES
+
+# the main score the board resamples, by MTEB task type (tasks of other types get no intervals)
+RESAMPLED_SCORE = {"STS": "spearman", "PairClassification": "max_ap"}
+
+
+@dataclass
+class Run:
+    """One model's result for one task (all its splits), with what was saved beside it."""
+
+    model: str
+    revision: str
+    task: str
+    result_path: Path
+    result: TaskResult
+    meta: dict[str, Any]
+    profile: dict[str, ProfileRecord] = field(default_factory=dict)  # split -> record
+    commands: dict[str, str] = field(default_factory=dict)  # split -> the command that produced it
+
+
+@dataclass
+class Gold:
+    """A task's gold labels per split, and which main score is resampled against them."""
+
+    kind: str  # "spearman" or "max_ap"
+    splits: dict[str, np.ndarray]
+
+
+def _results_root(folder: Path) -> Path:
+    return folder / "results" if (folder / "results").is_dir() else folder
+
+
+def validated(record: type[BaseModel], data: Any, path: Path, what: str, fix: str) -> Any:
+    """``data`` as a typed record; a file of the wrong shape is named, like a file that is not JSON at all."""
+    try:
+        return record.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CorruptFileError(f"{what} {path} is corrupt ({where}: {first['msg']}); {fix}") from None
+
+
+def _run(path: Path, result: TaskResult, warnings: list[str]) -> Run:
+    meta_path = path.parent / "model_meta.json"
+    rerun = "rerun the command that wrote it, or delete the folder"
+    meta = read_json(meta_path, "model meta", rerun) if meta_path.is_file() else {}
+    name = meta.get("name") or path.parent.parent.name.replace("__", "/")
+    run = Run(name, meta.get("revision") or path.parent.name, result.task_name, path, result, meta)
+    profile_file = profile_path(path)
+    if profile_file.is_file():
+        fix = f"delete it (cost columns become null) or {rerun}"
+        records = validated(ProfileFile, read_json(profile_file, "profile", fix), profile_file, "profile", fix)
+        run.profile = {r.split: r for r in records.records}
+    else:
+        warnings.append(f"{name} on {run.task}: no profile beside {path}; cost columns are null")
+    commands = path.parent / COMMANDS_LOG
+    if commands.is_file():
+        for record in read_jsonl(commands, "commands log", f"fix or delete the line, or {rerun}"):
+            if record.get("task") == run.task:
+                run.commands[record.get("split")] = record.get("command")
+    return run
+
+
+def collect_runs(folders: list[Path], warnings: list[str]) -> list[Run]:
+    """Every MTEB result file under the folders, read by mteb's own ``TaskResult`` reader."""
+    runs = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise PublishError(
+                f"results folder {folder} does not exist; pass the --output-folder of a run (nothing was written)"
+            )
+        for path in sorted(_results_root(folder).glob("*/*/*.json")):
+            if path.name == "model_meta.json":
+                continue
+            try:
+                result = TaskResult.from_disk(path)  # mteb's own reader (it also upgrades older layouts)
+            except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                warnings.append(f"corrupt result file {path} ({type(exc).__name__}: {first}); skipped")
+                continue
+            runs.append(_run(path, result, warnings))
+    if not runs:
+        raise PublishError(
+            f"no MTEB result files under {', '.join(map(str, folders))} (expected <folder>/results/<model>/"
+            "<revision>/<task>.json); nothing was written"
+        )
+    return runs
+
+
+def collect_predictions(folders: list[Path]) -> dict[tuple[str, str], dict[str, dict[str, np.ndarray]]]:
+    """(model, task) -> split -> score name (``cosine_scores``, ``dot_scores``, ...) -> per-pair values."""
+    out: dict[tuple[str, str], dict[str, dict[str, np.ndarray]]] = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*_predictions.json")):
+            try:
+                data = json.loads(path.read_text())
+                model = data["mteb_model_meta"]["model_name"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+            task = path.name.removesuffix("_predictions.json")
+            for subset, splits in data.items():
+                if subset == "mteb_model_meta" or not isinstance(splits, dict):
+                    continue
+                for split, preds in splits.items():
+                    if isinstance(preds, dict) and "cosine_scores" in preds:
+                        arrays = {k: np.asarray(v, dtype=float) for k, v in preds.items() if isinstance(v, list)}
+                        out.setdefault((model, task), {})[split] = arrays
+    return out
+
+
+def resampled_prediction(kind: str, scores: dict[str, np.ndarray] | None) -> np.ndarray | None:
+    """What the resampled main score is computed from: the cosine scores (Spearman), or MTEB's five pair
+    scores stacked (max AP); None when they are missing or not all finite (then no interval, never a wrong one)."""
+    if scores is None:
+        return None
+    if kind == "spearman":
+        pred = scores.get("cosine_scores")
+    elif all(name in scores for name, _ in PAIR_SCORES):
+        pred = np.stack([scores[name] for name, _ in PAIR_SCORES])
+    else:
+        pred = None
+    return pred if pred is not None and np.isfinite(pred).all() else None
+
+
+def collect_diagnostics(folders: list[Path]) -> list[Diagnostics]:
+    found = []
+    for folder in folders:
+        for path in sorted(diagnostics_path(folder, "*", "*", "*", "*").parent.glob("*.json")):
+            fix = "delete it or rerun the sweep that wrote it"
+            found.append(
+                validated(Diagnostics, read_json(path, "sweep diagnostics", fix), path, "sweep diagnostics", fix)
+            )
+    return sorted(found, key=lambda d: (d.model, d.pooling, d.prompt, d.task))
+
+
+def _column(split: Any, column: str) -> np.ndarray:
+    values = split[column]
+    if len(values) == 1 and isinstance(values[0], list):  # MTEB's v1 layout: one row holding every pair
+        values = values[0]
+    return np.asarray(values, dtype=float)
+
+
+def gold_labels(task: str, warnings: list[str]) -> Gold | None:
+    """The task's gold per split, for the types whose main score is resampled over pairs."""
+    try:
+        task_obj = mteb.get_task(task)
+        kind = RESAMPLED_SCORE.get(task_obj.metadata.type)
+        if kind is None:
+            return None
+        column = TASK_TYPES[task_obj.metadata.type].gold_column
+        task_obj.load_data()
+        data = task_obj.dataset
+        data = data.get("default", data) if isinstance(data, dict) else data
+        return Gold(kind, {split: _column(data[split], column) for split in data})
+    except Exception as exc:
+        warnings.append(
+            f"task {task}: gold labels unavailable ({type(exc).__name__}: {exc}); interval and comparison columns "
+            "are null"
+        )
+        return None
+
+
+def describe_model(name: str, saved_meta: dict[str, Any]) -> dict[str, Any]:
+    """family, base model, layer, pooling, prompt and parameters, from the model's declaration (``loader_kwargs``
+    of the saved ``model_meta.json``, else of the registered meta): no name parsing."""
+    try:
+        registered = mteb.get_model_meta(name)
+    except Exception:
+        registered = None
+    kwargs = saved_meta.get("loader_kwargs") or (registered.loader_kwargs if registered is not None else {}) or {}
+    builder = kwargs.get("builder")
+    base = kwargs.get("base") or name
+    if builder == "layerwise":
+        family = kwargs.get("family")
+        if family == "transformers":
+            family = "rwkv4" if "rwkv-4" in base else base.split("/")[-1]
+    else:
+        family = {"glove": "glove", "simcse": "simcse", "sbert": "sbert"}.get(builder or "", "other")
+        if family == "other" and name.startswith("sentence-transformers/"):
+            family = "sbert"
+    layers = kwargs.get("layers") or []
+    layerwise = builder == "layerwise"
+    return {
+        "family": family,
+        "base_model": base,
+        "layer": layers[0] if layerwise and len(layers) == 1 else None,
+        "pooling": kwargs.get("pooling") if layerwise else None,
+        "prompt": Prompt.of(kwargs.get("prompt")).name if layerwise else None,
+        "parameters": saved_meta.get("n_parameters", registered.n_parameters if registered is not None else None),
+    }

@@ -1,0 +1,46 @@
+"""``leaderboard/index.html``: the board as one self-contained page (data, Plotly and our script inlined), so
+it opens from ``file://`` or any static host with no network access and nothing to install.
+
+Generated from ``leaderboard.json`` alone, deterministically: the same board gives the same bytes. The page's
+script and style live beside this module in ``page_assets/``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from plotly.offline import get_plotlyjs
+
+from rwkv_mteb.board.records import Board
+from rwkv_mteb.provenance.sidecars import atomic_write_text
+
+
+def _asset(name: str) -> str:
+    return resources.files("rwkv_mteb.board").joinpath("page_assets", name).read_text(encoding="utf-8")
+
+
+def _inline_script(source: str) -> str:
+    """A script can be inlined as long as it never closes the element that holds it."""
+    return source.replace("</script", "<\\/script")
+
+
+def render_page(board: Board) -> str:
+    data = json.dumps(board.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    parts = {
+        "/*CSS*/": _asset("board.css"),
+        "/*DATA*/": data.replace("</", "<\\/"),
+        "/*PLOTLY*/": _inline_script(get_plotlyjs()),
+        "/*JS*/": _inline_script(_asset("board.js")),
+    }
+    rest, pieces = _asset("index.html"), []
+    for marker, text in parts.items():  # in template order; inserted text is never searched for markers
+        before, found, rest = rest.partition(marker)
+        assert found, f"page template lacks {marker} (or has the markers out of order)"
+        pieces += [before, text]
+    return "".join([*pieces, rest])
+
+
+def write_page(board: Board, path: Path) -> None:
+    atomic_write_text(path, render_page(board))

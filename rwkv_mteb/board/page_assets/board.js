@@ -1,0 +1,332 @@
+"use strict";
+// The leaderboard page: everything it shows comes from the board JSON embedded above; nothing is fetched.
+(function () {
+  const board = JSON.parse(document.getElementById("board-data").textContent);
+  const NONE = "—";
+  const groupKey = (e) => e.task + " / " + e.split;
+  const methodOf = (e) => (e.pooling || NONE) + (e.prompt && e.prompt !== "none" ? ", " + e.prompt : "");
+  const seriesKey = (e) => e.layer === null ? e.model : e.base_model + " (" + methodOf(e) + ")";
+  const unique = (values) => Array.from(new Set(values)).sort();
+  const groups = unique(board.entries.map(groupKey));
+  const comparisons = new Map(board.comparisons.map((c) => [c.task + " / " + c.split + "|" + c.model, c]));
+
+  const state = {
+    group: groups[0] || null,
+    sort: { key: "main_score", dir: -1 },
+    families: new Set(board.entries.map((e) => e.family)),
+    methods: new Set(board.entries.map(methodOf)),
+    hidden: new Set(),
+  };
+
+  // ------------------------------------------------------------------------------------------ helpers
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  }
+  const fmt = (v, digits) => (v === null || v === undefined ? NONE : typeof v === "number" ? v.toFixed(digits) : String(v));
+  const rate = (v) => (v === null || v === undefined ? NONE : v < 1e-3 ? v.toExponential(2) : v.toFixed(4));
+  const cost = (e, k) => (e.cost ? e.cost[k] : null);
+  const binary = (e, k) => (e.binary ? e.binary[k] : null);
+  const delta = (e) => comparisons.get(groupKey(e) + "|" + e.model) || null;
+  // the main score's name in the current task split (Spearman for STS, max AP for pair classification)
+  const scoreName = () => {
+    const names = board.entries.filter((e) => groupKey(e) === state.group).map((e) => e.main_score_name).filter(Boolean);
+    return names.length ? names[0] : "main score";
+  };
+  // what producing an entry's vectors cost: this run, a sweep's shared pass (N variants), or nothing (read back)
+  const vectorsOf = (e) => {
+    const c = e.cost;
+    if (!c || !c.vectors_from) return NONE;
+    if (c.vectors_from === "sweep pass") return "pass ÷ " + c.shared_by;
+    return { "this evaluation": "this run", "vector cache": "cache" }[c.vectors_from] || c.vectors_from;
+  };
+  const LAYER_METRICS = ["prompt_entropy", "dataset_entropy", "curvature", "lidar", "dime", "infonce", "effective_rank",
+    "covariance_effective_rank", "anisotropy", "intrinsic_dimension"];
+
+  const COLUMNS = [
+    { key: "model", label: "Model", value: (e) => e.model, text: (e) => e.model },
+    { key: "family", label: "Family", value: (e) => e.family, text: (e) => e.family },
+    { key: "layer", label: "Layer", value: (e) => e.layer, text: (e) => fmt(e.layer, 0) },
+    { key: "pooling", label: "Method", value: methodOf, text: methodOf },
+    { key: "main_score", label: "Score", value: (e) => e.main_score, text: (e) => fmt(e.main_score, 4), interval: true },
+    { key: "ci", label: "95% CI", value: (e) => (e.ci95_bootstrap ? e.ci95_bootstrap[0] : null),
+      text: (e) => (e.ci95_bootstrap ? "[" + e.ci95_bootstrap.map((x) => x.toFixed(3)).join(", ") + "]" : NONE) },
+    { key: "pearson", label: "Pearson", value: (e) => e.pearson, text: (e) => fmt(e.pearson, 4) },
+    { key: "roc_auc", label: "ROC-AUC", value: (e) => binary(e, "roc_auc"), text: (e) => fmt(binary(e, "roc_auc"), 4) },
+    { key: "accuracy", label: "Acc (train thr.)", value: (e) => binary(e, "accuracy"), text: (e) => fmt(binary(e, "accuracy"), 4) },
+    { key: "f1", label: "F1 (train thr.)", value: (e) => binary(e, "f1"), text: (e) => fmt(binary(e, "f1"), 4) },
+    { key: "delta", label: "Δ vs best (p, Holm)", value: (e) => (delta(e) ? delta(e).difference : e.n_pairs ? 0 : null), delta: true },
+    { key: "vectors", label: "Vectors", value: vectorsOf, text: vectorsOf },
+    { key: "seconds_per_pair", label: "s / pair", value: (e) => cost(e, "seconds_per_pair"), text: (e) => rate(cost(e, "seconds_per_pair")) },
+    { key: "sentences_per_second", label: "Sentences / s", value: (e) => cost(e, "sentences_per_second"), text: (e) => fmt(cost(e, "sentences_per_second"), 0) },
+    { key: "peak_rss_mb", label: "Peak RSS MB", value: (e) => cost(e, "peak_rss_mb"), text: (e) => fmt(cost(e, "peak_rss_mb"), 0) },
+  ];
+
+  const visibleEntries = () =>
+    board.entries.filter((e) => groupKey(e) === state.group && state.families.has(e.family) && state.methods.has(methodOf(e)));
+
+  function compare(a, b) {
+    const column = COLUMNS.find((c) => c.key === state.sort.key);
+    const x = column.value(a), y = column.value(b);
+    if (x === y) return a.model < b.model ? -1 : a.model > b.model ? 1 : 0;
+    if (x === null || x === undefined) return 1; // missing values last, whatever the direction
+    if (y === null || y === undefined) return -1;
+    return (x < y ? -1 : 1) * state.sort.dir;
+  }
+
+  // ------------------------------------------------------------------------------------------ controls
+
+  function renderGroups() {
+    const nav = document.getElementById("groups");
+    nav.replaceChildren();
+    for (const g of groups) {
+      nav.append(el("button", {
+        type: "button", "aria-selected": String(g === state.group), "data-group": g, text: g,
+        onclick: () => { state.group = g; renderAll(); },
+      }));
+    }
+  }
+
+  function renderFilter(id, values, selected) {
+    const box = document.getElementById(id);
+    box.querySelectorAll("label").forEach((n) => n.remove());
+    for (const v of values) {
+      const input = el("input", { type: "checkbox", value: v });
+      input.checked = selected.has(v);
+      input.addEventListener("change", () => { input.checked ? selected.add(v) : selected.delete(v); renderTable(); });
+      box.append(el("label", {}, input, " " + v));
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ table
+
+  function intervalSvg(e, low, high) {
+    if (!e.ci95_bootstrap || high <= low) return document.createTextNode("");
+    const x = (v) => 4 + 92 * (v - low) / (high - low);
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "interval");
+    svg.setAttribute("width", "100");
+    svg.setAttribute("height", "12");
+    svg.setAttribute("aria-hidden", "true");
+    const line = document.createElementNS(ns, "line");
+    line.setAttribute("x1", x(e.ci95_bootstrap[0])); line.setAttribute("x2", x(e.ci95_bootstrap[1]));
+    line.setAttribute("y1", 6); line.setAttribute("y2", 6);
+    const dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("cx", x(e.main_score)); dot.setAttribute("cy", 6); dot.setAttribute("r", 3.5);
+    svg.append(line, dot);
+    return svg;
+  }
+
+  function deltaCell(e) {
+    const c = delta(e);
+    if (!c) return el("td", { class: "delta best", text: e.n_pairs ? "best" : NONE });
+    const kind = !c.distinguishable ? "same" : c.difference < 0 ? "worse" : "better";
+    const mark = kind === "same" ? "≈ " : "";
+    const label = mark + (c.difference >= 0 ? "+" : "") + c.difference.toFixed(4) + " (p " + c.p_value_holm.toFixed(3) + ")";
+    const title = "p " + c.p_value.toFixed(3) + " unadjusted, " + c.p_value_holm.toFixed(3) + " Holm-adjusted" +
+      (kind === "same" ? ": not distinguishable from the best" : "");
+    return el("td", { class: "delta " + kind, text: label, title: title });
+  }
+
+  function renderTable() {
+    const table = document.getElementById("scores");
+    const head = el("tr");
+    for (const column of COLUMNS) {
+      const th = el("th", { scope: "col" });
+      if (state.sort.key === column.key) th.setAttribute("aria-sort", state.sort.dir > 0 ? "ascending" : "descending");
+      th.append(el("button", {
+        type: "button", "data-key": column.key, text: column.label,
+        onclick: () => {
+          state.sort = { key: column.key, dir: state.sort.key === column.key ? -state.sort.dir : -1 };
+          renderTable();
+          table.querySelector('th button[data-key="' + column.key + '"]').focus();
+        },
+      }));
+      head.append(th);
+    }
+    table.tHead.replaceChildren(head);
+    const rows = visibleEntries().sort(compare);
+    const bounds = rows.filter((e) => e.ci95_bootstrap).flatMap((e) => e.ci95_bootstrap);
+    const low = Math.min(...bounds), high = Math.max(...bounds);
+    table.tBodies[0].replaceChildren(...rows.map((e) => {
+      const tr = el("tr", { "data-model": e.model });
+      for (const column of COLUMNS) {
+        if (column.delta) { tr.append(deltaCell(e)); continue; }
+        const td = el("td", { "data-key": column.key, text: column.text(e) });
+        if (column.interval) td.append(intervalSvg(e, low, high));
+        tr.append(td);
+      }
+      return tr;
+    }));
+  }
+
+  // ------------------------------------------------------------------------------------------ plots
+
+  function theme() {
+    const css = getComputedStyle(document.documentElement);
+    const color = (name) => css.getPropertyValue(name).trim();
+    return {
+      paper_bgcolor: color("--bg"), plot_bgcolor: color("--bg"),
+      font: { color: color("--fg") }, gridcolor: color("--line"),
+    };
+  }
+
+  function layout(title, xaxis, yaxis) {
+    const t = theme();
+    return {
+      title: { text: title }, paper_bgcolor: t.paper_bgcolor, plot_bgcolor: t.plot_bgcolor, font: t.font,
+      xaxis: Object.assign({ gridcolor: t.gridcolor, zeroline: false }, xaxis),
+      yaxis: Object.assign({ gridcolor: t.gridcolor, zeroline: false }, yaxis),
+      margin: { l: 55, r: 15, t: 40, b: 45 }, legend: { orientation: "h", y: -0.2 }, hovermode: "closest",
+    };
+  }
+  const CONFIG = { displaylogo: false, responsive: true };
+  const PALETTE = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#1b7c83", "#e16f24", "#6e7781"];
+
+  function layerTraces(entries) {
+    const curves = new Map();
+    for (const e of entries.filter((e) => e.layer !== null)) {
+      const key = seriesKey(e);
+      if (!curves.has(key)) curves.set(key, []);
+      curves.get(key).push(e);
+    }
+    const layers = entries.filter((e) => e.layer !== null).map((e) => e.layer);
+    const span = layers.length ? [Math.min(...layers), Math.max(...layers)] : [0, 1];
+    const traces = [];
+    let i = 0;
+    for (const [key, points] of [...curves.entries()].sort()) {
+      points.sort((a, b) => a.layer - b.layer);
+      const color = PALETTE[i++ % PALETTE.length];
+      const withCi = points.filter((p) => p.ci95_bootstrap);
+      if (withCi.length) {
+        traces.push({
+          x: withCi.map((p) => p.layer).concat(withCi.map((p) => p.layer).reverse()),
+          y: withCi.map((p) => p.ci95_bootstrap[1]).concat(withCi.map((p) => p.ci95_bootstrap[0]).reverse()),
+          fill: "toself", fillcolor: color + "33", line: { width: 0 }, hoverinfo: "skip",
+          legendgroup: key, showlegend: false, name: key + " 95% band", meta: { role: "band", key: key },
+        });
+      }
+      traces.push({
+        x: points.map((p) => p.layer), y: points.map((p) => p.main_score), mode: "lines+markers",
+        name: key, legendgroup: key, line: { color: color }, meta: { role: "curve", key: key },
+        customdata: points.map((p) => p.ci95_bootstrap || [null, null]),
+        hovertemplate: key + "<br>layer %{x}<br>" + scoreName() + " %{y:.4f}<br>95% CI [%{customdata[0]:.3f}, %{customdata[1]:.3f}]<extra></extra>",
+      });
+    }
+    for (const e of entries.filter((e) => e.layer === null).sort((a, b) => (a.model < b.model ? -1 : 1))) {
+      const color = PALETTE[i++ % PALETTE.length];
+      traces.push({
+        x: span, y: [e.main_score, e.main_score], mode: "lines", name: e.model, legendgroup: e.model,
+        line: { color: color, dash: "dash" }, meta: { role: "reference", key: e.model },
+        hovertemplate: e.model + "<br>" + scoreName() + " %{y:.4f}<extra></extra>",
+      });
+    }
+    for (const trace of traces) if (state.hidden.has(trace.meta.key)) trace.visible = "legendonly";
+    return traces;
+  }
+
+  function renderLayers() {
+    const entries = board.entries.filter((e) => groupKey(e) === state.group);
+    const traces = layerTraces(entries);
+    const plotLayout = layout(state.group, { title: { text: "layer (hidden state)" } }, { title: { text: scoreName() } });
+    if (!traces.some((t) => t.meta.role === "curve")) {
+      plotLayout.annotations = [{ text: "no layer-wise model on this task and split yet", showarrow: false,
+        xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: theme().font.color } }];
+      plotLayout.xaxis.showticklabels = false;
+    }
+    Plotly.react("layers", traces, plotLayout, CONFIG);
+    const box = document.getElementById("model-toggles");
+    box.querySelectorAll("label").forEach((n) => n.remove());
+    for (const key of unique(traces.map((t) => t.meta.key))) {
+      const input = el("input", { type: "checkbox", "data-key": key });
+      input.checked = !state.hidden.has(key);
+      input.addEventListener("change", () => {
+        input.checked ? state.hidden.delete(key) : state.hidden.add(key);
+        const plot = document.getElementById("layers");
+        const indices = plot.data.map((t, j) => (t.meta.key === key ? j : -1)).filter((j) => j >= 0);
+        Plotly.restyle(plot, { visible: input.checked ? true : "legendonly" }, indices);
+      });
+      box.append(el("label", {}, input, " " + key));
+    }
+  }
+
+  function renderCost() {
+    const entries = board.entries.filter((e) => groupKey(e) === state.group && cost(e, "seconds_per_pair") && e.main_score !== null);
+    const trace = {
+      x: entries.map((e) => cost(e, "seconds_per_pair")), y: entries.map((e) => e.main_score),
+      text: entries.map((e) => (e.layer === null ? e.model.split("/").pop() : "")), mode: "markers+text", textposition: "top center",
+      customdata: entries.map((e) => [e.model, vectorsOf(e)]),
+      marker: { size: entries.map((e) => (e.layer === null ? 10 : 5)), color: PALETTE[0] }, meta: { role: "cost" },
+      hovertemplate: "%{customdata[0]}<br>%{x:.2e} s per pair (%{customdata[1]})<br>" + scoreName() + " %{y:.4f}<extra></extra>",
+    };
+    const xaxis = { type: "log", title: { text: "seconds per pair, producing the vectors (log)" } };
+    Plotly.react("cost", [trace], layout(state.group, xaxis, { title: { text: scoreName() } }), CONFIG);
+  }
+
+  function renderDiagnostics() {
+    const section = document.getElementById("diagnostics-section");
+    const grid = document.getElementById("diagnostics");
+    if (!board.diagnostics.length) {
+      document.getElementById("diagnostics-note").textContent = "No layer sweep in this board wrote diagnostics.";
+      grid.replaceChildren();
+      return;
+    }
+    section.hidden = false;
+    document.getElementById("diagnostics-note").textContent =
+      "Per layer, on a seeded sample of the swept texts, by the published definitions: Layer by Layer's prompt entropy, " +
+      "curvature, dataset entropy, LiDAR, DiME and InfoNCE (augmented views), Roy & Vetterli's effective rank, the " +
+      "covariance's effective rank, anisotropy and TwoNN intrinsic dimension of the pooled vectors.";
+    const metrics = LAYER_METRICS.filter((m) => board.diagnostics.some((d) => d.layers.some((r) => r[m] !== null && r[m] !== undefined)));
+    grid.replaceChildren(...metrics.map((m) => el("div", { id: "diagnostics-" + m, role: "img", "aria-label": m + " by layer" })));
+    for (const m of metrics) {
+      const traces = board.diagnostics.map((d) => ({
+        x: d.layers.map((r) => r.layer), y: d.layers.map((r) => r[m]), mode: "lines+markers",
+        name: d.model + " (" + methodOf(d) + ")", meta: { role: "diagnostic", metric: m },
+      }));
+      Plotly.react("diagnostics-" + m, traces, layout(m, { title: { text: "layer" } }, {}), CONFIG);
+    }
+  }
+
+  function renderWarnings() {
+    const list = document.getElementById("warnings");
+    list.replaceChildren(...board.warnings.map((w) => el("li", { text: w })));
+    document.getElementById("warnings-section").hidden = !board.warnings.length;
+  }
+
+  function renderAll() {
+    renderGroups();
+    renderTable();
+    renderLayers();
+    renderCost();
+    renderDiagnostics();
+  }
+
+  // ------------------------------------------------------------------------------------------ start
+
+  const preferred = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  function setTheme(name) {
+    document.documentElement.dataset.theme = name;
+    const button = document.getElementById("theme-toggle");
+    button.setAttribute("aria-pressed", String(name === "dark"));
+    button.textContent = name === "dark" ? "Light theme" : "Dark theme";
+  }
+  document.getElementById("theme-toggle").addEventListener("click", () => {
+    setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark");
+    renderAll();
+  });
+  setTheme(preferred);
+  document.getElementById("generated-by").textContent = board.generated_by.command.join(" ");
+  renderFilter("family-filter", unique(board.entries.map((e) => e.family)), state.families);
+  renderFilter("method-filter", unique(board.entries.map(methodOf)), state.methods);
+  renderWarnings();
+  renderAll();
+  window.rwkvMtebBoard = { state: state, board: board, render: renderAll };
+})();

@@ -1,0 +1,176 @@
+"""Typed board records: what ``leaderboard.json`` holds, as pydantic models (its schema, shipped as
+``board/leaderboard.schema.json``, is generated from them). The board is assembled from these objects; the
+report and the page read their attributes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from rwkv_mteb.provenance.records import ProfileFile, Record, schema_text
+
+BOARD_SCHEMA_VERSION = 2
+Interval = tuple[float, float] | None
+VectorsFrom = Literal["this evaluation", "sweep pass", "vector cache", "mixed"]
+
+
+class BinaryMetrics(Record):
+    """STS tasks with binary labels only; the threshold is chosen on the train split and applied to this split,
+    never cutting between tied scores (MTEB's rule)."""
+
+    roc_auc: float
+    average_precision: float
+    threshold: float | None
+    accuracy: float | None
+    f1: float | None
+    threshold_from: Literal["train"]
+
+
+class Cost(Record):
+    """What producing the entry's vectors cost, from the profiling hook; null when the run has no profile. For a
+    sweep's variants the rates and peaks are those of the shared encode pass (``shared_by`` variants); for vectors
+    read back from an earlier run's cache there is no rate, only ``vectors_from``."""
+
+    vectors_from: VectorsFrom | None = None
+    shared_by: int | None = Field(None, description="variants whose vectors the same sweep pass produced")
+    seconds_per_pair: float | None = None
+    sentences_per_second: float | None = None
+    tokens_per_second: float | None = None
+    peak_rss_mb: float | None = None
+    peak_gpu_allocated_mb: float | None = None
+    model_load_seconds: float | None = None
+    device: str | None = None
+    dtype: str | None = None
+    includes_warmup: bool | None = None
+
+
+class Provenance(Record):
+    mteb_version: str | None
+    dataset_revision: str | None
+    evaluated: str | None = Field(description="date of the evaluation (UTC)")
+    result_file: str
+    command: str | None = Field(description="the command that produced this split (commands.jsonl)")
+
+
+class Entry(Record):
+    model: str = Field(description="model variant name as registered with MTEB")
+    revision: str
+    family: str = Field(description="glove, sbert, simcse, rwkv6, rwkv4, ... or other")
+    base_model: str
+    layer: int | None = Field(description="hidden state pooled (reference layout), null for sentence encoders")
+    pooling: str | None
+    prompt: str | None = Field(
+        None, description="zero-shot prompt method of a layer-wise model: none, eol, echo, tpl-..."
+    )
+    parameters: int | None
+    task: str
+    split: str
+    main_score_name: str | None = Field(None, description="the task's MTEB main score: cosine_spearman, max_ap, ...")
+    main_score: float | None = Field(description="MTEB main score; null: undefined")
+    undefined: str | None = Field(None, description="why the score is undefined, when it is")
+    pearson: float | None = Field(description="cosine Pearson (STS tasks)")
+    n_pairs: int | None
+    ci95_bootstrap: Interval = Field(description="percentile bootstrap of the main score over pairs, seeded")
+    ci95_fisher: Interval = Field(description="Fisher z with variance 1.06/(n-3) (Spearman main scores only)")
+    binary: BinaryMetrics | None
+    cost: Cost | None
+    provenance: Provenance
+
+
+class Comparison(Record):
+    task: str
+    split: str
+    model: str
+    best_model: str
+    difference: float = Field(description="main score(model) - main score(best), same pairs")
+    ci_low: float
+    ci_high: float
+    p_value: float = Field(ge=0, le=1, description="paired bootstrap, two-sided, unadjusted")
+    p_value_holm: float = Field(ge=0, le=1, description="Holm-adjusted over every comparison of this task split")
+    distinguishable: bool = Field(description="p_value_holm < alpha")
+
+
+class MetricCorrelation(Record):
+    spearman: float | None = Field(description="across layers, between the label-free metric and the task score")
+    ci95_fisher: Interval = Field(description="Fisher z interval with n = layers")
+    layers: int
+
+
+class LayerSweep(Record):
+    task: str
+    split: str
+    base_model: str
+    pooling: str | None
+    prompt: str | None = None
+    best_layer: int | None
+    layers_not_distinguishable_from_best: list[int] = Field(
+        description="paired bootstrap against the best layer, Holm-adjusted over the sweep's layers"
+    )
+    metric_correlations: dict[str, MetricCorrelation] = Field(
+        default_factory=dict, description="Layer by Layer's analysis: each diagnostic metric vs the score, per layer"
+    )
+
+
+class LayerDiagnostics(Record):
+    """Label-free metrics of one layer (definitions and sources: rwkv_mteb.metrics.layer_metrics); null where
+    undefined (constant vectors) or not computed (files written before a metric existed)."""
+
+    layer: int
+    prompt_entropy: float | None = Field(None, description="Skean et al.: token states' matrix entropy, mean")
+    dataset_entropy: float | None = Field(None, description="Skean et al.: the sample's pooled vectors' entropy")
+    curvature: float | None = Field(None, description="Skean et al.: mean arccos|cos| of successive token steps")
+    effective_rank: float | None = Field(None, description="Roy & Vetterli: exp H(sigma / sum sigma), raw vectors")
+    covariance_effective_rank: float | None = Field(None, description="exp H of the centred covariance spectrum")
+    anisotropy: float | None = None
+    intrinsic_dimension: float | None = Field(None, description="TwoNN (Facco et al.), scikit-dimension's fit")
+    lidar: float | None = Field(None, description="Skean et al.'s LiDAR: entropy of the augmentations' LDA matrix")
+    dime: float | None = Field(None, description="Skean et al.'s DiME between two augmented views")
+    infonce: float | None = Field(None, description="InfoNCE loss between two augmented views (lower: aligned)")
+    mean_norm: float | None = None
+
+
+class Diagnostics(Record):
+    model: str
+    pooling: str
+    prompt: str = "none"
+    template: str | None = None
+    revision: str | None = None
+    task: str = Field(description="the task whose texts (as MTEB asks for them) were sampled")
+    sentences: int = Field(description="distinct texts the pooled-vector metrics were computed on (seeded sample)")
+    token_sentences: int | None = Field(default=None, description="texts of the sample the token metrics used")
+    sentences_swept: int | None = Field(default=None, description="distinct texts the sweep encoded")
+    augmented_sentences: int | None = Field(None, description="texts LiDAR, DiME and InfoNCE used (augmented)")
+    augmentations: int | None = Field(None, description="augmented views per text (LiDAR; DiME/InfoNCE use two)")
+    alpha: float | None = Field(None, description="Renyi order of the matrix entropies")
+    layers: list[LayerDiagnostics]
+
+
+class GeneratedBy(Record):
+    command: list[str]
+    rwkv_mteb_version: str
+
+
+class Board(Record):
+    """Scores with 95% intervals, paired comparisons, cost and provenance, built by `rwkv-mteb leaderboard`
+    from MTEB result folders."""
+
+    schema_version: Literal[2]
+    generated_by: GeneratedBy
+    statistics: dict[str, Any]
+    entries: list[Entry]
+    comparisons: list[Comparison]
+    layer_sweeps: list[LayerSweep]
+    diagnostics: list[Diagnostics]
+    warnings: list[str]
+
+
+def schemas() -> dict[str, type[BaseModel]]:
+    """Every shipped schema file (relative to the package) -> the record it documents."""
+    return {"provenance/profile.schema.json": ProfileFile, "board/leaderboard.schema.json": Board}
+
+
+if __name__ == "__main__":  # regenerate the shipped schema files
+    for file_name, record in schemas().items():
+        (Path(__file__).parent.parent / file_name).write_text(schema_text(record))

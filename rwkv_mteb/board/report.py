@@ -1,0 +1,237 @@
+"""The human side of the leaderboard: the README tables and the plots, generated from the typed board."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+from rwkv_mteb.board.records import Board, Cost, Entry
+from rwkv_mteb.metrics.layer_metrics import LAYER_METRICS
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+HEADER = (
+    "The main score is MTEB's for the task (Spearman between the cosine similarity of the two embeddings and the gold "
+    "label for STS tasks, max average precision for pair classification); 95% intervals: percentile bootstrap over "
+    "pairs ({resamples} resamples, seeded). Δ: difference to the best entry of the same task and split on the same "
+    "pairs, with the paired-bootstrap p-value **Holm-adjusted** over all comparisons of that task split (≈: not "
+    'distinguishable from the best at adjusted p ≥ {alpha}); the layer sweeps\' "not distinguishable" layers are '
+    "Holm-adjusted over the sweep's layers. Accuracy and F1 use a cosine threshold chosen on the *train* split (never "
+    "between tied scores). Cost columns are what producing the entry's vectors cost (profiling hook; CPU, 2 threads "
+    "unless stated): for a sweep's layer variants, the rates and peak memory of the one encode pass shared by all of "
+    "them (*pass ÷ N*: N variants), never the time of reading vectors back; vectors read from an earlier run's cache "
+    "have no rate (*cache*)."
+)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _interval(pair: Any) -> str:
+    return f"[{pair[0]:.3f}, {pair[1]:.3f}]" if pair else "–"
+
+
+def _rate(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2e}" if value < 1e-3 else f"{value:.4f}"
+
+
+def _vectors(cost: Cost | None) -> str:
+    if cost is None or cost.vectors_from is None:
+        return "–"
+    return {"this evaluation": "this run", "sweep pass": f"pass ÷ {cost.shared_by}", "vector cache": "cache"}.get(
+        cost.vectors_from, cost.vectors_from
+    )
+
+
+def _split_table(board: Board, task: str, split: str, entries: list[Entry]) -> list[str]:
+    tests = {(c.task, c.split, c.model): c for c in board.comparisons}
+    binary = any(e.binary for e in entries)
+    score_name = next((e.main_score_name for e in entries if e.main_score_name), "main score")
+    header = ["model", score_name, "95% CI", "Pearson"]
+    header += ["ROC-AUC", "acc (train thr.)", "F1 (train thr.)"] if binary else []
+    header += ["Δ vs best (p, Holm)", "vectors", "s / pair", "sentences / s", "peak RSS MB"]
+    lines = [f"## {task} / {split}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for e in entries:
+        test = tests.get((task, split, e.model))
+        if test is not None:
+            mark = "" if test.distinguishable else " ≈"
+            delta = f"{test.difference:+.4f} ({test.p_value_holm:.3f}){mark}"
+        else:
+            delta = "best" if e.n_pairs else "–"
+        cost = e.cost or Cost()
+        score = _fmt(e.main_score) if e.main_score is not None else f"undefined: {e.undefined}"
+        row = [f"`{e.model}`", score, _interval(e.ci95_bootstrap), _fmt(e.pearson)]
+        if binary:
+            b = e.binary
+            row += [_fmt(b.roc_auc), _fmt(b.accuracy), _fmt(b.f1)] if b else ["–"] * 3
+        row += [
+            delta,
+            _vectors(e.cost),
+            _rate(cost.seconds_per_pair),
+            _fmt(cost.sentences_per_second, 0),
+            _fmt(cost.peak_rss_mb, 0),
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def _sweep_tables(board: Board) -> list[str]:
+    lines = [
+        "## Layer sweeps",
+        "",
+        "| model | pooling | prompt | task / split | best layer | not distinguishable (Holm) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in board.layer_sweeps:
+        lines.append(
+            f"| `{s.base_model}` | {s.pooling} | {s.prompt} | {s.task} / {s.split} | {s.best_layer} | "
+            f"{', '.join(map(str, s.layers_not_distinguishable_from_best))} |"
+        )
+    lines.append("")
+    metrics = [m for m in LAYER_METRICS if any(m in s.metric_correlations for s in board.layer_sweeps)]
+    if metrics:
+        lines += [
+            "## Label-free layer metrics vs score",
+            "",
+            "Spearman correlation across layers between each metric (computed without labels on a seeded sample of "
+            "the swept texts; definitions and sources: `rwkv_mteb/metrics/layer_metrics.py` and the project README) "
+            "and the layer's score, with its 95% Fisher interval (n = layers).",
+            "",
+            "| model | pooling | prompt | task / split | " + " | ".join(metrics) + " |",
+            "|---|---|---|---|" + "---|" * len(metrics),
+        ]
+        for s in board.layer_sweeps:
+            cells = []
+            for m in metrics:
+                c = s.metric_correlations.get(m)
+                cells.append(f"{_fmt(c.spearman, 2)} {_interval(c.ci95_fisher)}" if c else "–")
+            lines.append(
+                f"| `{s.base_model}` | {s.pooling} | {s.prompt} | {s.task} / {s.split} | " + " | ".join(cells) + " |"
+            )
+        lines.append("")
+    return lines
+
+
+def write_readme(board: Board, path: Path) -> None:
+    lines = [
+        "# rwkv-mteb leaderboard",
+        "",
+        "Generated by `" + " ".join(board.generated_by.command) + "` from the result files under "
+        "`results/` (MTEB's layout). Do not edit by hand. Schema: `leaderboard.schema.json`.",
+        "",
+        HEADER.format(resamples=board.statistics["bootstrap_resamples"], alpha=board.statistics["alpha"]),
+        "",
+    ]
+    groups: dict[tuple[str, str], list[Entry]] = {}
+    for e in board.entries:
+        groups.setdefault((e.task, e.split), []).append(e)
+    for (task, split), entries in sorted(groups.items()):
+        lines += _split_table(board, task, split, entries)
+    if board.layer_sweeps:
+        lines += _sweep_tables(board)
+    if board.warnings:
+        lines += ["## Gaps", ""] + [f"- {w}" for w in board.warnings] + [""]
+    lines += [
+        "The same board as an interactive page: `index.html` (self-contained; open it in any browser). "
+        "Plots: `layers.png` (score by layer with its interval band; sentence encoders as reference lines), "
+        "`cost_vs_score.png`" + (", `diagnostics.png`" if board.diagnostics else "") + ".",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def _layer_plot(ax: Any, task: str, split: str, entries: list[Entry]) -> None:
+    lines: dict[tuple[str, str | None, str | None], list[Entry]] = {}
+    for e in entries:
+        if e.layer is not None:
+            lines.setdefault((e.base_model, e.pooling, e.prompt), []).append(e)
+    for (base, pooling, prompt), points in sorted(lines.items(), key=lambda kv: str(kv[0])):
+        points.sort(key=lambda e: e.layer)
+        xs = [e.layer for e in points]
+        method = pooling if prompt in (None, "none") else f"{pooling}, {prompt}"
+        ys = [np.nan if e.main_score is None else e.main_score for e in points]
+        (line,) = ax.plot(xs, ys, "o-", markersize=3, label=f"{base.split('/')[-1]} ({method})")
+        ci = [e.ci95_bootstrap or (np.nan, np.nan) for e in points]
+        ax.fill_between(xs, [c[0] for c in ci], [c[1] for c in ci], alpha=0.15, color=line.get_color())
+    for i, e in enumerate(sorted((e for e in entries if e.layer is None), key=lambda e: e.model)):
+        style = ("--", ":", "-.")[i % 3]
+        ax.axhline(e.main_score, linestyle=style, color=f"C{(i + 5) % 10}", linewidth=1.5, label=e.model)
+    name = next((e.main_score_name for e in entries if e.main_score_name), "main score")
+    ax.set(title=f"{task} / {split}", xlabel="layer (hidden state)", ylabel=name)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+
+
+def _cost_plot(ax: Any, task: str, split: str, entries: list[Entry]) -> None:
+    """Seconds per pair of producing the vectors; a sweep's variants share their pass's cost (one column of
+    points per pass), the best layer of each labelled with the number of variants the pass served."""
+    passes: dict[tuple[str, str | None, str | None], list[Entry]] = {}
+    for e in entries:
+        spp = (e.cost or Cost()).seconds_per_pair
+        if not spp or e.main_score is None:
+            continue
+        if e.layer is not None:
+            ax.scatter(spp, e.main_score, s=6, color="0.6")
+            passes.setdefault((e.base_model, e.pooling, e.prompt), []).append(e)
+            continue
+        ax.scatter(spp, e.main_score)
+        ax.annotate(e.model.split("/")[-1], (spp, e.main_score), fontsize=7)
+    for (base, pooling, prompt), group in sorted(passes.items(), key=lambda kv: str(kv[0])):
+        top = max(group, key=lambda e: e.main_score)
+        method = pooling if prompt in (None, "none") else f"{pooling}, {prompt}"
+        label = f"{base.split('/')[-1]} ({method}) L{top.layer}: pass ÷ {top.cost.shared_by}"
+        ax.annotate(label, (top.cost.seconds_per_pair, top.main_score), fontsize=6, color="0.3")
+    ax.set(xscale="log", title=f"{task} / {split}", xlabel="seconds per pair, producing the vectors (log)")
+    ax.set_ylabel(next((e.main_score_name for e in entries if e.main_score_name), "main score"))
+    ax.grid(alpha=0.3)
+
+
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_plots(board: Board, out: Path) -> None:
+    plt.rcParams["svg.hashsalt"] = "rwkv-mteb"
+    splits = sorted({(e.task, e.split) for e in board.entries})
+    if not splits:
+        return
+    by_split = {key: [e for e in board.entries if (e.task, e.split) == key] for key in splits}
+    fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 4), squeeze=False)
+    for ax, key in zip(axes[0], splits, strict=True):
+        _layer_plot(ax, *key, by_split[key])
+    _save(fig, out / "layers.png")
+    fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 4), squeeze=False)
+    for ax, key in zip(axes[0], splits, strict=True):
+        _cost_plot(ax, *key, by_split[key])
+    _save(fig, out / "cost_vs_score.png")
+    if board.diagnostics:
+        metrics = [
+            m for m in LAYER_METRICS if any(getattr(r, m) is not None for d in board.diagnostics for r in d.layers)
+        ]
+        cols = min(5, len(metrics))
+        rows = -(-len(metrics) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.5 * rows), squeeze=False)
+        for d in board.diagnostics:
+            xs = [row.layer for row in d.layers]
+            method = d.pooling if d.prompt == "none" else f"{d.pooling}, {d.prompt}"
+            for ax, key in zip(axes.flat, metrics, strict=False):
+                ys = [np.nan if getattr(row, key) is None else getattr(row, key) for row in d.layers]
+                ax.plot(xs, ys, "o-", markersize=3, label=f"{d.model.split('/')[-1]} ({method})")
+                ax.set(title=key, xlabel="layer")
+        for ax in list(axes.flat)[len(metrics) :]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=7)
+        _save(fig, out / "diagnostics.png")

@@ -1,0 +1,259 @@
+"""The layer-wise encoder: a sentence-transformers input module that turns a language model's hidden states
+into sentence vectors.
+
+``layers`` picks hidden states (reference layout, see ``rwkv/modeling_rwkv6``), ``pooling`` one of
+:data:`~rwkv_mteb.layerwise.variants.POOLINGS`, ``prompt`` a zero-shot method (:mod:`rwkv_mteb.layerwise.prompts`:
+none, ``eol``, ``echo`` or a template), and several layers combine by their mean or their concatenation. One
+forward pass pools every requested layer (and every pooling a sweep asks for), so a sweep over all layers costs
+about one pass; vectors go through the vector cache (:mod:`rwkv_mteb.cache`) when it is on.
+
+Saved and reloaded like any sentence-transformers module: ``layerwise_config.json`` plus the backbone's own
+files in ``backbone/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.modules import InputModule
+
+from rwkv_mteb.backbones import Backbone, load_backbone
+from rwkv_mteb.cache.schema import key as cache_key
+from rwkv_mteb.cache.store import BackboneCaches, VectorCache
+from rwkv_mteb.config import cache_requested_layers_only
+from rwkv_mteb.errors import VariantError
+from rwkv_mteb.layerwise.prompts import Prompt
+from rwkv_mteb.layerwise.session import SweepSession
+from rwkv_mteb.layerwise.variants import check_combine, check_pooling
+from rwkv_mteb.provenance.identity import worker_label
+from rwkv_mteb.provenance.records import SWEEP_PASS, THIS_EVALUATION, VECTOR_CACHE
+
+
+class LayerwiseEncoder(InputModule):
+    config_file_name = "layerwise_config.json"
+    config_keys: ClassVar[list[str]] = ["family", "layers", "pooling", "combine", "dtype", "model_id", "prompt"]
+    modalities: ClassVar[list[str]] = ["text"]
+    save_in_root = False
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        layers: list[int] | int,
+        pooling: str = "mean",
+        combine: str = "mean",
+        model_id: str | None = None,
+        cache: bool | VectorCache | BackboneCaches = True,
+        prompt: str | Prompt | None = None,
+        session: SweepSession | None = None,
+    ) -> None:
+        super().__init__()
+        layers = [layers] if isinstance(layers, int) else list(layers)
+        if not layers:
+            raise VariantError("layers must name at least one hidden state")
+        backbone.check_layers(layers)
+        self.backbone = backbone  # a submodule: SentenceTransformer.to/half/parameters reach the weights
+        self.tokenizer = backbone.tokenizer
+        self.family = backbone.family
+        self.layers, self.model_id = layers, model_id
+        self.pooling, self.combine = check_pooling(pooling), check_combine(combine)
+        self.prompt = Prompt.of(prompt)  # the zero-shot method; the saved config holds its template
+        self.caches = cache if isinstance(cache, BackboneCaches) else BackboneCaches(cache)
+        self.session = session
+        # what this view served, read by the profiling hook: tokens of the texts it encoded, sentences found in
+        # the cache, sentences per worker that computed them and per origin (this evaluation, a sweep's pass, an
+        # earlier run's cache), and the pass whose vectors it served last
+        self.tokens_seen = 0
+        self.cache_hits = 0
+        self.producers: Counter[str] = Counter()
+        self.origins: Counter[str] = Counter()
+        self.sweep_pass: Any = None
+
+    @property
+    def dtype(self) -> str:
+        return self.backbone.dtype
+
+    @property
+    def revision(self) -> str:
+        """How MTEB files this model's results: the checkpoint's hub commit or content digest."""
+        return self.backbone.revision
+
+    @property
+    def cache(self) -> VectorCache | None:
+        """The vector cache for the backbone's current weights and dtype (None when caching is off)."""
+        return self.caches.for_backbone(self.backbone, self.model_id)
+
+    def view(
+        self, layers: list[int] | int, pooling: str | None = None, combine: str | None = None, prompt: Any = None
+    ) -> LayerwiseEncoder:
+        """Another view on the same backbone, cache and session: no second copy of the weights. ``prompt``
+        None keeps this view's prompt."""
+        return LayerwiseEncoder(
+            self.backbone,
+            layers,
+            pooling or self.pooling,
+            combine or self.combine,
+            self.model_id,
+            self.caches,
+            self.prompt if prompt is None else prompt,
+            self.session,
+        )
+
+    def as_model(self) -> LayerwiseModel:
+        """This module alone as a SentenceTransformer (what MTEB evaluates)."""
+        return LayerwiseModel(modules=[self], device=str(self.backbone.device), similarity_fn_name="cosine")
+
+    def method(self, pooling: str | None = None) -> str:
+        """How this view's vectors are made, as the vector cache keys them."""
+        return self.prompt.method(pooling or self.pooling)
+
+    def encode_texts(self, texts: list[str]) -> tuple[list[list[int]], list[int]]:
+        """Token ids of the prompted texts and where each one's pooled span starts."""
+        return self.prompt.encode(self.tokenizer, texts)
+
+    def computed_layers(self) -> list[int]:
+        """The layers a cache miss computes and stores: every layer up to the deepest requested one (so that any
+        shallower variant is then served from the cache), or only the requested ones."""
+        return sorted(set(self.layers)) if cache_requested_layers_only() else list(range(max(self.layers) + 1))
+
+    # ----------------------------------------------------------------- sentence-transformers interface
+
+    def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """``prompt`` is sentence-transformers' instruction prefix (prepended to each text), not the zero-shot
+        method, which :meth:`encode_texts` applies around the prefixed text."""
+        texts = [prompt + t for t in inputs] if prompt else list(inputs)
+        token_ids, starts = self.encode_texts(texts)
+        self.tokens_seen += sum(map(len, token_ids))
+        return {"texts": texts, "token_ids": token_ids, "starts": starts}
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        pooled = torch.from_numpy(self.pooled_layers(features["texts"], features["token_ids"], features["starts"]))
+        features["layer_embeddings"] = pooled
+        features["sentence_embedding"] = pooled.mean(1) if self.combine == "mean" else pooled.flatten(1)
+        return features
+
+    @property
+    def max_seq_length(self) -> float:
+        return float("inf")
+
+    def get_embedding_dimension(self) -> int:
+        width = self.backbone.hidden_size
+        return width * len(self.layers) if self.combine == "concat" else width
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.get_embedding_dimension()
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in self.config_keys if k != "prompt"}, "prompt": self.prompt.template}
+
+    def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
+        self.save_config(output_path)
+        self.backbone.save(Path(output_path) / "backbone")
+
+    @classmethod
+    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> LayerwiseEncoder:
+        folder = Path(model_name_or_path) / subfolder
+        config = json.loads((folder / cls.config_file_name).read_text())
+        backbone = load_backbone(config["family"], folder / "backbone", dtype=config.get("dtype", "float32"))
+        return cls(
+            backbone,
+            config["layers"],
+            config["pooling"],
+            config["combine"],
+            config.get("model_id"),
+            prompt=config.get("prompt"),
+        )
+
+    # ----------------------------------------------------------------- the work
+
+    def pooled_layers(
+        self, texts: list[str], token_ids: list[list[int]] | None = None, starts: list[int] | None = None
+    ) -> np.ndarray:
+        """(len(texts), len(self.layers), C) float32, from the cache where possible."""
+        if self.session is not None and self.session.recorder is not None:
+            return self._stand_in(texts)
+        if token_ids is None or starts is None:
+            token_ids, starts = self.encode_texts(texts)
+        here = worker_label(str(self.backbone.device))
+        cache = self.cache
+        if cache is None:
+            self._served(here, THIS_EVALUATION, len(texts))
+            return self.backbone.pooled(token_ids, self.layers, self.pooling, starts).cpu().numpy()
+        keys = [cache_key(self.method(), t) for t in texts]
+        found = self.session.memo.get(keys, self.layers) if self.session and self.session.memo else {}
+        rest = [k for k in dict.fromkeys(keys) if k not in found]
+        found.update(cache.get(rest, self.layers) if rest else {})
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        self.cache_hits += len(keys) - len(missing)
+        for k in keys:
+            if k in found:
+                self._served_found(k)
+        if missing:
+            fresh = self.compute([token_ids[i] for i in missing], [starts[i] for i in missing])
+            self.store([texts[i] for i in missing], fresh, here)
+            mine = fresh[self.pooling][:, [self.computed_layers().index(layer) for layer in self.layers]]
+            found.update({keys[i]: mine[n] for n, i in enumerate(missing)})
+            self._served(here, THIS_EVALUATION, len(missing))
+        return np.stack([found[k] for k in keys])
+
+    def compute(self, token_ids: list[list[int]], starts: list[int]) -> dict[str, np.ndarray]:
+        """pooling -> (n, len(computed_layers()), C) for this view's pooling and every pooling the sweep computes
+        with it: one forward pass."""
+        poolings = (self.pooling, *(p for p in (self.session.poolings if self.session else ()) if p != self.pooling))
+        fresh = self.backbone.pooled_many(token_ids, self.computed_layers(), poolings, starts)
+        return {pooling: vectors.cpu().numpy() for pooling, vectors in fresh.items()}
+
+    def store(self, texts: list[str], vectors: dict[str, np.ndarray], worker: str, pass_id: str | None = None) -> None:
+        """Put freshly computed vectors of ``texts`` (pooling -> rows of every computed layer) into the cache
+        and the sweep's memo, remembering which pass and worker made them: the one way the cache is filled."""
+        cache, computed = self.cache, self.computed_layers()
+        if cache is None:
+            return
+        for pooling, rows in vectors.items():
+            method = self.method(pooling)
+            made = {cache_key(method, t): rows[n] for n, t in enumerate(texts)}
+            cache.put(made, method, computed)
+            if self.session is not None and self.session.memo is not None:
+                self.session.memo.put(made, computed)
+            if self.session is not None and pass_id is not None:
+                self.session.origin.update(dict.fromkeys(made, (pass_id, worker)))
+
+    def _served(self, worker: str, origin: str, count: int) -> None:
+        self.producers[worker] += count
+        self.origins[origin] += count
+
+    def _served_found(self, key: str) -> None:
+        origin = self.session.origin.get(key) if self.session is not None else None
+        if origin is None:
+            self._served(VECTOR_CACHE, VECTOR_CACHE, 1)
+            return
+        pass_id, worker = origin
+        self._served(worker, SWEEP_PASS, 1)
+        self.sweep_pass = self.session.passes.get(pass_id, self.sweep_pass)
+
+    def _stand_in(self, texts: list[str]) -> np.ndarray:
+        """Record the texts; answer with vectors seeded by each text (distinct, deterministic, never used)."""
+        self.session.recorder.update(dict.fromkeys(texts))
+        out = np.empty((len(texts), len(self.layers), self.backbone.hidden_size), dtype=np.float32)
+        for row, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            out[row] = np.random.default_rng(seed).standard_normal(out.shape[1:], dtype=np.float32)
+        return out
+
+
+class LayerwiseModel(SentenceTransformer):
+    """A SentenceTransformer whose ``encode`` groups texts by token count (its layer-wise module's tokenizer)
+    instead of characters, so each batch holds sentences of nearly equal token length: fewer segments for a
+    recurrent backbone, less padding for an attention one. Vectors are the same either way."""
+
+    def _input_length(self, sample: Any) -> int:  # sentence-transformers' sort key (a static method there)
+        module = self[0] if len(self) else None
+        if isinstance(sample, str) and isinstance(module, LayerwiseEncoder):
+            return len(module.tokenizer([sample])[0])
+        return SentenceTransformer._input_length(sample)

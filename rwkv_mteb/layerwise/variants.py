@@ -1,0 +1,34 @@
+"""The axes of a layer-wise variant, declared once and torch-free (model registration imports this module while
+``import mteb`` runs): poolings, how several layers combine, and which prompt methods are registered."""
+
+from __future__ import annotations
+
+from rwkv_mteb.errors import VariantError
+
+POOLINGS = ("mean", "weighted_mean", "max", "last", "first_last")
+COMBINES = ("mean", "concat")
+# the registered prompt variants: every pooling without a prompt, PromptEOL by its last token, echo by the mean or
+# the last token of the second copy; any other template or combination is built on the fly (sweep --prompt)
+PROMPT_VARIANTS = {"none": POOLINGS, "eol": ("last",), "echo": ("mean", "last")}
+
+
+def check_pooling(pooling: str) -> str:
+    if pooling not in POOLINGS:
+        raise VariantError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+    return pooling
+
+
+def check_combine(combine: str) -> str:
+    if combine not in COMBINES:
+        raise VariantError(f"unknown combine {combine!r}; choose one of {', '.join(COMBINES)}")
+    return combine
+
+
+def variant_name(base: str, layer: int, pooling: str = "mean", prompt: str = "none") -> str:
+    """MTEB's variant naming, one axis per non-default choice: ``"<hub id> (layer=K)"`` for mean pooling of the
+    plain text, ``"... (layer=K, pooling=P, prompt=eol)"`` otherwise (``prompt`` is a built-in's name or
+    ``tpl-<digest>`` of a user template)."""
+    axes = [f"layer={layer}"]
+    axes += [f"pooling={pooling}"] if pooling != "mean" else []
+    axes += [f"prompt={prompt}"] if prompt != "none" else []
+    return f"{base} ({', '.join(axes)})"

