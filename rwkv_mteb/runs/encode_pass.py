@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -32,28 +33,33 @@ def missing_texts(encoder: LayerwiseEncoder, texts: list[str], token_ids: list[l
     return [i for i in order if keys[i] not in have]
 
 
-def local_pass(
-    encoder: LayerwiseEncoder,
-    texts: list[str],
-    token_ids: list[list[int]],
-    starts: list[int],
-    missing: list[int],
-    batch_size: int,
-    pass_id: str,
-    show_progress_bar: bool = True,
-) -> dict[str, WorkerShare]:
+@dataclass(frozen=True)
+class PassPlan:
+    """What one pass runs: the prompted texts' token ids and pooled-span starts, which of them are still
+    missing from the cache (longest first), in batches of ``batch_size``; ``pass_id`` names the pass."""
+
+    texts: list[str]
+    token_ids: list[list[int]]
+    starts: list[int]
+    missing: list[int]
+    batch_size: int
+    pass_id: str
+
+
+def local_pass(encoder: LayerwiseEncoder, plan: PassPlan, show_progress_bar: bool = True) -> dict[str, WorkerShare]:
     """The pass in this process, batches of equal token counts; returns what this worker did."""
     here = worker_label(str(encoder.backbone.device))
     share = WorkerShare(sentences=0, tokens=0, seconds=0.0)
     label = f"{encoder.model_id}: all layers, prompt={encoder.prompt.name}, one pass"
-    for first in tqdm(range(0, len(missing), batch_size), desc=label, disable=not show_progress_bar):
-        rows = missing[first : first + batch_size]
+    step = plan.batch_size
+    for first in tqdm(range(0, len(plan.missing), step), desc=label, disable=not show_progress_bar):
+        rows = plan.missing[first : first + step]
         start = time.perf_counter()
-        vectors = encoder.compute([token_ids[i] for i in rows], [starts[i] for i in rows])
-        encoder.store([texts[i] for i in rows], vectors, here, pass_id)
+        vectors = encoder.compute([plan.token_ids[i] for i in rows], [plan.starts[i] for i in rows])
+        encoder.store([plan.texts[i] for i in rows], vectors, here, plan.pass_id)
         share.seconds += time.perf_counter() - start
         share.sentences += len(rows)
-        share.tokens += sum(len(token_ids[i]) for i in rows)
+        share.tokens += sum(len(plan.token_ids[i]) for i in rows)
     return {here: share}
 
 
@@ -73,11 +79,9 @@ def run_pass(
     missing = missing_texts(encoder, texts, token_ids)
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     pass_id = f"{encoder.model_id} prompt={encoder.prompt.name} {started}"
+    plan = PassPlan(texts, token_ids, starts, missing, batch_size, pass_id)
     with measured() as peaks:
-        if on_ray is not None:
-            workers = on_ray.run(encoder, texts, token_ids, starts, missing, batch_size, pass_id)
-        else:
-            workers = local_pass(encoder, texts, token_ids, starts, missing, batch_size, pass_id, show_progress_bar)
+        workers = on_ray.run(encoder, plan) if on_ray is not None else local_pass(encoder, plan, show_progress_bar)
     sentences = sum(w.sentences for w in workers.values())
     tokens = sum(w.tokens for w in workers.values())
     seconds = peaks.seconds

@@ -36,6 +36,7 @@ from rwkv_mteb.models.builders import layerwise_encoder
 from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME
 from rwkv_mteb.provenance.identity import worker_label
 from rwkv_mteb.provenance.records import WorkerShare
+from rwkv_mteb.runs.encode_pass import PassPlan
 
 RETRIES = 3  # restarts of a dead worker, and retries of a unit that failed
 SHARD_BATCHES = 2  # batches per sweep unit: small units balance the workers and lose little on a retry
@@ -176,25 +177,17 @@ class RayEncodePass:
             self.ray.kill(actor)
         self.actors = []
 
-    def run(
-        self,
-        encoder: LayerwiseEncoder,
-        texts: list[str],
-        token_ids: list[list[int]],
-        starts: list[int],
-        missing: list[int],
-        batch_size: int,
-        pass_id: str,
-    ) -> dict[str, WorkerShare]:
-        """Pool the ``missing`` texts on the workers and store them; returns what each worker did."""
+    def run(self, encoder: LayerwiseEncoder, plan: PassPlan) -> dict[str, WorkerShare]:
+        """Pool the plan's missing texts on the workers and store them; returns what each worker did."""
+        texts, token_ids, starts, batch_size = plan.texts, plan.token_ids, plan.starts, plan.batch_size
         if not self.actors:
             raise RwkvMtebError("the Ray workers of this sweep were let go; start another RayEncodePass")
         computed, poolings = encoder.computed_layers(), encoder.session.poolings
         size = batch_size * SHARD_BATCHES
-        shards = [missing[i : i + size] for i in range(0, len(missing), size)]
+        shards = [plan.missing[i : i + size] for i in range(0, len(plan.missing), size)]
         identity = encoder.backbone.cache_name()  # the same weights, in the same dtype
         shares: dict[str, WorkerShare] = {}
-        progress = tqdm(total=len(missing), desc=f"{self.model}: all layers, one pass on Ray", disable=not shards)
+        progress = tqdm(total=len(plan.missing), desc=f"{self.model}: all layers, one pass on Ray", disable=not shards)
 
         def call(actor: Any, shard: list[int]) -> Any:
             ids, begins = [token_ids[i] for i in shard], [starts[i] for i in shard]
@@ -208,7 +201,7 @@ class RayEncodePass:
                     f"process ({their_identity[:16]} vs {identity[:16]}): give every machine the same checkpoint "
                     "(shared storage, RWKV_MTEB_MODEL_PATHS)"
                 )
-            encoder.store([texts[i] for i in shard], vectors, label, pass_id)
+            encoder.store([texts[i] for i in shard], vectors, label, plan.pass_id)
             share = shares.setdefault(label, WorkerShare(sentences=0, tokens=0, seconds=0.0))
             share.sentences += len(shard)
             share.tokens += sum(len(token_ids[i]) for i in shard)
