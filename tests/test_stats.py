@@ -63,6 +63,35 @@ def test_paired_test_finds_a_real_difference():
     assert result["p_value"] < 0.01 and result["ci_low"] > 0 and result["difference"] > 0
 
 
+def test_paired_p_value_is_the_bootstrap_standard_errors_and_has_no_floor():
+    """By hand: the resampled differences' standard deviation, then the two-sided normal tail. A clear difference
+    gets p far below 1 / (resamples + 1), so Holm over a board's 125 comparisons can still reject it."""
+    rng = np.random.default_rng(4)
+    gold = rng.standard_normal(400)
+    a, b = gold + 0.3 * rng.standard_normal(400), gold + 2 * rng.standard_normal(400)
+    resampled = stats.PairedResamples(gold)
+    result = resampled.test(a, b)
+    diffs = resampled.of(a)[1] - resampled.of(b)[1]
+    se = np.std(diffs, ddof=1)
+    assert result["p_value"] == pytest.approx(2 * sps.norm.sf(abs(result["difference"]) / se), rel=1e-9)
+    assert result["p_value"] < 1e-6 and max(stats.holm([result["p_value"]] * 125)) < stats.SIGNIFICANCE
+
+
+def test_average_ranks_are_scipys_exactly():
+    rng = np.random.default_rng(5)
+    cases = [
+        rng.standard_normal((20, 300)),
+        rng.integers(0, 2, (20, 300)).astype(float),  # MRPC's gold: two tie groups
+        np.round(rng.standard_normal((20, 300)), 1),
+        np.full((3, 5), 0.5),
+    ]
+    with_nan = rng.standard_normal((4, 9))
+    with_nan[1, 3] = np.nan
+    for x in [*cases, with_nan]:
+        for axis in (-1, 0):
+            np.testing.assert_array_equal(stats.average_ranks(x, axis=axis), sps.rankdata(x, axis=axis))
+
+
 def test_threshold_is_chosen_on_train_and_applied_elsewhere():
     train_scores = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
     train_labels = np.array([0, 0, 0, 1, 1, 1])

@@ -302,6 +302,7 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
             "confidence": stats.CONFIDENCE,
             "seed": 0,
             "alpha": stats.SIGNIFICANCE,
+            "paired_test": "bootstrap standard error: p = 2 (1 - Phi(|difference| / sd of resampled differences))",
             "multiple_comparisons": "holm: each task split's comparisons with its best entry; each layer sweep's "
             "layers with its best layer",
             "threshold_chosen_on": "train",

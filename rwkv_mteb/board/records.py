@@ -87,7 +87,9 @@ class Comparison(Record):
     difference: float = Field(description="main score(model) - main score(best), same pairs")
     ci_low: float
     ci_high: float
-    p_value: float = Field(ge=0, le=1, description="paired bootstrap, two-sided, unadjusted")
+    p_value: float = Field(
+        ge=0, le=1, description="paired bootstrap, two-sided, unadjusted: 2 (1 - Phi(|d| / bootstrap standard error))"
+    )
     p_value_holm: float = Field(ge=0, le=1, description="Holm-adjusted over every comparison of this task split")
     distinguishable: bool = Field(description="p_value_holm < alpha")
 

@@ -18,7 +18,8 @@ HEADER = (
     "The main score is MTEB's for the task (Spearman between the cosine similarity of the two embeddings and the gold "
     "label for STS tasks, max average precision for pair classification); 95% intervals: percentile bootstrap over "
     "pairs ({resamples} resamples, seeded). Δ: difference to the best entry of the same task and split on the same "
-    "pairs, with the paired-bootstrap p-value **Holm-adjusted** over all comparisons of that task split (≈: not "
+    "pairs, with the paired-bootstrap p-value (difference over its bootstrap standard error, normal tail) "
+    "**Holm-adjusted** over all comparisons of that task split (≈: not "
     'distinguishable from the best at adjusted p ≥ {alpha}); the layer sweeps\' "not distinguishable" layers are '
     "Holm-adjusted over the sweep's layers. Accuracy and F1 use a cosine threshold chosen on the *train* split (never "
     "between tied scores). Cost columns are what producing the entry's vectors cost (profiling hook; CPU, 2 threads "

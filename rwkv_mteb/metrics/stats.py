@@ -1,8 +1,8 @@
 """The statistics that make a comparison honest: bootstrap intervals of a task's main score over its pairs
 (Spearman for STS tasks; MTEB's ``max_ap`` for pair classification), Fisher-z intervals for Spearman, a paired
-bootstrap test between two encoders on the same pairs, Holm's adjustment of a family of such tests, and threshold
-metrics for binary labels with the threshold chosen on the train split (not on the evaluated data) by MTEB's
-rule (a threshold never splits tied scores)."""
+bootstrap test between two encoders on the same pairs (by the bootstrap standard error), Holm's adjustment of a
+family of such tests, and threshold metrics for binary labels with the threshold chosen on the train split (not
+on the evaluated data) by MTEB's rule (a threshold never splits tied scores)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,31 @@ def spearman(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     return _ranked_correlation(_centred_ranks(x, axis), _centred_ranks(y, axis), axis)
 
 
+def average_ranks(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``scipy.stats.rankdata(x, axis=axis)`` (average ranks for ties, a row with a nan all nan), equal to it
+    exactly and twice as fast on continuous rows: the board ranks every prediction on 1,000 resamples, the most
+    expensive step of publishing it. Tie groups' first and last positions come from running max / min."""
+    x = np.moveaxis(np.asarray(x, dtype=float), axis, -1)
+    order = np.argsort(x, axis=-1)
+    s = np.take_along_axis(x, order, axis=-1)
+    n = s.shape[-1]
+    positions = np.arange(n)
+    starts = np.ones(s.shape, dtype=bool)
+    starts[..., 1:] = s[..., 1:] != s[..., :-1]
+    ends = np.ones(s.shape, dtype=bool)
+    ends[..., :-1] = starts[..., 1:]
+    first = np.maximum.accumulate(np.where(starts, positions, 0), axis=-1)
+    last = np.minimum.accumulate(np.where(ends, positions, n - 1)[..., ::-1], axis=-1)[..., ::-1]
+    ranks = np.empty(s.shape)
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=-1)
+    nan_rows = np.isnan(x).any(axis=-1, keepdims=True)
+    if nan_rows.any():
+        ranks = np.where(nan_rows, np.nan, ranks)
+    return np.moveaxis(ranks, -1, axis)
+
+
 def _centred_ranks(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    r = stats.rankdata(x, axis=axis)
+    r = average_ranks(x, axis=axis)
     return r - r.mean(axis=axis, keepdims=True)
 
 
@@ -144,14 +167,17 @@ class PairedResamples:
         return self._memo[key]
 
     def test(self, pred_a: np.ndarray, pred_b: np.ndarray) -> dict[str, float]:
-        """score(a) - score(b) on the same resampled pairs: the difference, its interval and a two-sided p-value
-        (the bootstrap distribution re-centred on zero, the null of equal scores)."""
+        """score(a) - score(b) on the same resampled pairs: the difference, its percentile interval and a
+        two-sided p-value from the bootstrap standard error (Efron & Tibshirani, *An Introduction to the
+        Bootstrap*, 1993): ``2 * (1 - Phi(|d| / sd(d*)))``. Counting resampled differences instead would floor p
+        at 1 / (resamples + 1), and Holm over a board's ~125 comparisons could then never reject (0.001 x 125)."""
         (rho_a, a), (rho_b, b) = self.of(pred_a), self.of(pred_b)
         observed, diffs = rho_a - rho_b, a - b
         alpha = 1 - CONFIDENCE
         low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-        centred = diffs - diffs.mean()
-        p = (1 + np.sum(np.abs(centred) >= abs(observed))) / (1 + self.n_resamples)
+        se = float(diffs.std(ddof=1))
+        # se 0: every resample gives the same difference
+        p = math.erfc(abs(observed) / (se * math.sqrt(2))) if se > 0 else float(observed == 0)
         return {"difference": observed, "ci_low": float(low), "ci_high": float(high), "p_value": float(min(1.0, p))}
 
 
