@@ -50,6 +50,13 @@ def test_sweep_variants_carry_the_pass_and_it_runs_at_the_models_own_speed(
     mteb.evaluate(model, task, cache=mteb.ResultCache(tmp_path / "single"), show_progress_bar=False)
     single = profile_of(tmp_path / "single", f"{BASE} (layer=2)")
     assert single.vectors_from == {"this evaluation": single.sentences} and single.sweep_pass is None
+    scores = [  # and the same score: the plain variant of a sweep is the layer run on its own
+        json.loads(path.read_text())["scores"]["validation"][0]["main_score"]
+        for folder in (tmp_path / "single", tmp_path / "sweep")
+        for path in result_files(folder, "MRPCZeroShot")
+        if path.parent.parent.name.endswith("(layer=2)")
+    ]
+    assert len(scores) == 2 and scores[0] == pytest.approx(scores[1], abs=1e-6)
     ratio = swept.tokens_per_second / single.tokens_per_second
     assert 1 / 1.5 < ratio < 1.5, f"sweep {swept.tokens_per_second:.0f} vs alone {single.tokens_per_second:.0f}"
 

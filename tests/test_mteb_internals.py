@@ -107,3 +107,18 @@ def test_subcommand_replacement():
     assert {"run", "protocol", "sweep", "models", "leaderboard"} <= set(sub.choices)
     assert "--results" in sub.choices["leaderboard"].format_help()  # ours, not mteb's web app
     assert [a.dest for a in sub._choices_actions].count("leaderboard") == 1
+
+
+def test_classification_labels_converted_once_give_mtebs_scores(data_env):
+    """The label column MTEB scores against is a ``datasets.Column``: our task converts it once, and every metric
+    equals MTEB's own computation on the column itself."""
+    import mteb
+    import numpy as np
+    from mteb.abstasks.classification import AbsTaskClassification
+
+    task = mteb.get_task("STSBGenreClassification")
+    task.load_data()
+    column = task.dataset["test"][task.label_column_name]
+    y_pred = np.random.default_rng(0).permutation(np.asarray(column))
+    assert type(task)._calculate_scores is not AbsTaskClassification._calculate_scores
+    assert task._calculate_scores(column, y_pred) == AbsTaskClassification._calculate_scores(task, column, y_pred)

@@ -58,13 +58,14 @@ def test_one_sweep_over_three_task_types_equals_separate_runs(which, small_rwkv,
 
     # each registered variant, evaluated on its own (vectors computed afresh: no cache) by `mteb run`
     fresh = cli_env(**{**env, "RWKV_MTEB_VECTOR_CACHE": "0"})
-    for name in (f"{model} (layer=2, prompt=echo)", f"{model} (layer=0, pooling=weighted_mean)", f"{model} (layer=0)"):
+    # one variant per method axis (the plain variant's equality with a fresh run is test_trust's)
+    for name in (f"{model} (layer=2, prompt=echo)", f"{model} (layer=0, pooling=weighted_mean)"):
         proc = run("mteb", "run", "-m", name, "-t", *TASKS, "--output-folder", str(tmp_path / "alone"), "-v", "0",
                    env=fresh)  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
     for task in TASKS:
         alone = main_scores(tmp_path / "alone", task)
-        assert len(alone) == 3
+        assert len(alone) == 2
         for variant, scores in alone.items():
             # the same texts, batched differently: float noise only (one test sentence of 1,379 for a classifier)
             assert scores["test"] == pytest.approx(swept[task][variant]["test"], abs=1e-3), (task, variant)

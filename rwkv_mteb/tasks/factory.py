@@ -12,6 +12,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from pydantic import ValidationError
 
 from rwkv_mteb.errors import TaskDefinitionError
+from rwkv_mteb.mteb_internals import labels_converted_once
 from rwkv_mteb.tasks.data import load_splits
 from rwkv_mteb.tasks.spec import TaskSpec
 from rwkv_mteb.tasks.types import TASK_TYPES
@@ -69,7 +70,7 @@ def make_task_class(spec: TaskSpec) -> type[AbsTask]:
     if spec.type == "STS":
         namespace |= {"min_score": spec.score_min, "max_score": spec.score_max}
     elif spec.type == "Classification":
-        namespace["train_split"] = spec.train_split
+        namespace |= {"train_split": spec.train_split, **labels_converted_once(base)}
     elif spec.type == "Clustering":
         namespace["max_fraction_of_documents_to_embed"] = None  # local tasks are small: cluster every text
     return type(spec.name, (base,), namespace)
