@@ -58,7 +58,7 @@ def test_one_sweep_over_three_task_types_equals_separate_runs(which, small_rwkv,
 
     # each registered variant, evaluated on its own (vectors computed afresh: no cache) by `mteb run`
     fresh = cli_env(**{**env, "RWKV_MTEB_VECTOR_CACHE": "0"})
-    # one variant per method axis (the plain variant's equality with a fresh run is test_trust's)
+    # one variant per method axis (the plain variant's equality with a fresh run: test_honest_costs)
     for name in (f"{model} (layer=2, prompt=echo)", f"{model} (layer=0, pooling=weighted_mean)"):
         proc = run("mteb", "run", "-m", name, "-t", *TASKS, "--output-folder", str(tmp_path / "alone"), "-v", "0",
                    env=fresh)  # fmt: skip
