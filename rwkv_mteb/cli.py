@@ -131,6 +131,7 @@ def _sweep(args: argparse.Namespace) -> None:
         layers=args.layers,
         poolings=args.pooling,
         prompts=args.prompt,
+        ablations=args.ablate,
         output_folder=Path(args.output_folder),
         batch_size=args.batch_size,
         device=args.device,
@@ -167,6 +168,13 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=["none"],
         help="none, eol (PromptEOL), echo (text twice, second copy pooled) or templates with {text}; one pass each",
+    )
+    p.add_argument(
+        "--ablate",
+        nargs="+",
+        default=["none"],
+        help="interventions, one pass each: none (intact), time_mix@3, channel_mix@0-5, block@2, decay=static@1, "
+        "decay=scale:0.5@4 (RWKV), attention@3, mlp@5, block@2 (transformers); join several with +",
     )
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="default: float32 on "
                    "the CPU, bfloat16 on CUDA; anything but float32 is named in the revision")  # fmt: skip

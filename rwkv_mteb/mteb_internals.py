@@ -159,14 +159,21 @@ def install_result_hooks(after_save: Callable[[Path, Any, Any], None]) -> None:
 # ------------------------------------------------------------------------------------------ names and the hub
 
 
-def install_unknown_model_errors(our_names: Callable[[], list[str]]) -> None:
+def install_unknown_model_errors(
+    our_names: Callable[[], list[str]], resolve: Callable[[str], Any] = lambda name: None
+) -> None:
     """A model name neither registered nor loadable from the hub becomes one line with the close matches
-    (registered names, ours and MTEB's), online or offline, instead of a hub traceback."""
+    (registered names, ours and MTEB's), online or offline, instead of a hub traceback. ``resolve``: the meta of
+    an unregistered name built on demand (a variant of ours), registered on first use."""
     original = _get_model_meta_module.get_model_meta
     if _marked(original):
         return
 
     def get_model_meta(model_name: str, revision: str | None = None, fetch_from_hf: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+        if model_name not in MODEL_REGISTRY:
+            made = resolve(model_name)
+            if made is not None:
+                add_model(made)
         try:
             meta = original(model_name, revision, fetch_from_hf, **kwargs)
             if meta.loader is None and model_name not in MODEL_REGISTRY:

@@ -104,7 +104,7 @@ def register() -> None:
             except Exception as exc:
                 _report(f"could not register models ({type(exc).__name__}: {exc})")
             mteb_internals.install_result_hooks(after_result_saved)
-            mteb_internals.install_unknown_model_errors(our_model_names)
+            mteb_internals.install_unknown_model_errors(our_model_names, catalog.resolve_variant)
             mteb_internals.install_unknown_task_errors(lambda: skipped_tasks)
             mteb_internals.install_hub_errors()
             _state["done"] = True
@@ -118,7 +118,7 @@ def load_encoder(
     """The ``SentenceTransformer`` behind a model name rwkv-mteb serves (RWKV, GloVe, SBERT, SimCSE), or
     behind a bare language model name with explicit options (``layers=[1, 3], combine="concat"``)."""
     register()
-    meta = mteb_internals.model_registry().get(name)
+    meta = mteb_internals.model_registry().get(name) or catalog.resolve_variant(name)
     if meta is not None and meta.loader is mteb_loader:
         kwargs = {**meta.loader_kwargs, **options}
     elif name in catalog.LANGUAGE_MODELS_BY_NAME:

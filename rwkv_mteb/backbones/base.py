@@ -12,6 +12,8 @@ hub snapshot, else ``sha256-<digest>``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,7 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rwkv_mteb.errors import CheckpointError
+from rwkv_mteb.errors import CheckpointError, VariantError
+from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.provenance.identity import content_digest, hub_commit, revision_of, state_dict_digest
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -112,6 +115,13 @@ class Backbone(nn.Module):
     def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:
         """(len(layers), T, C) float32 hidden states of one text's tokens (the layer diagnostics' trajectories)."""
         raise NotImplementedError
+
+    @contextmanager
+    def intervened(self, intervention: Intervention) -> Iterator[None]:
+        """Run the forward passes inside with ``intervention`` applied (:mod:`rwkv_mteb.interventions`)."""
+        if intervention:
+            raise VariantError(f"a {self.family} backbone cannot be intervened ({intervention.name})")
+        yield
 
     def check_layers(self, layers: list[int]) -> None:
         bad = [k for k in layers if not 0 <= k < self.num_hidden_states]

@@ -5,6 +5,8 @@ over, and the forward pass stops after the deepest requested layer."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,8 @@ from rwkv_mteb.backbones.base import Backbone, check_dtype, pad_right, span_star
 from rwkv_mteb.backbones.pooling import PoolAccumulator
 from rwkv_mteb.backbones.segments import OVERHEAD, plan_segments
 from rwkv_mteb.errors import CheckpointError
+from rwkv_mteb.interventions.apply import on_rwkv
+from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.rwkv.checkpoint import VOCAB_FILE, load_rwkv, rwkv_generation, weight_files
 from rwkv_mteb.rwkv.checkpoint_rwkv7 import blinkdl_to_fla
 from rwkv_mteb.rwkv.modeling_rwkv6 import Rwkv6Model
@@ -66,6 +70,11 @@ class NativeRwkv(Backbone):
         extra = [folder / "config.json"] if (folder / "config.json").is_file() else []
         vocab = [self.tokenizer.vocab_file] if self.tokenizer.vocab_file else []
         return [*files, *extra, *vocab], None
+
+    @contextmanager
+    def intervened(self, intervention: Intervention) -> Iterator[None]:
+        with on_rwkv(self.model, intervention):
+            yield
 
     @torch.no_grad()
     def pooled_many(

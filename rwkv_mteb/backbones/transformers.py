@@ -6,6 +6,8 @@ true scale and can be averaged or concatenated."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,8 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from rwkv_mteb.backbones.base import Backbone, check_dtype, pad_right, span_starts
 from rwkv_mteb.backbones.pooling import PoolAccumulator
+from rwkv_mteb.interventions.apply import on_transformers
+from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.provenance.identity import path_digest, revision_of
 from rwkv_mteb.rwkv.tokenization_rwkv import ByteTokenizer
 
@@ -105,6 +109,12 @@ class TransformersModel(Backbone):
         if self.gguf_type:
             return self._with_dtype(f"gguf-{self.gguf_type}-{revision_of(self.identity)}")
         return super().revision
+
+    @contextmanager
+    def intervened(self, intervention: Intervention) -> Iterator[None]:
+        """Forward hooks on decoder layer ``L`` (hidden state ``L + 1``), removed on exit."""
+        with on_transformers(self.model, self.num_hidden_states - 1, intervention):
+            yield
 
     @torch.no_grad()
     def pooled_many(

@@ -64,6 +64,9 @@ class Entry(Record):
     prompt: str | None = Field(
         None, description="zero-shot prompt method of a layer-wise model: none, eol, echo, tpl-..."
     )
+    ablate: str | None = Field(
+        None, description="intervention on a layer-wise model's forward pass (none, time_mix@3, ...)"
+    )
     parameters: int | None
     task: str
     split: str
@@ -106,6 +109,7 @@ class LayerSweep(Record):
     base_model: str
     pooling: str | None
     prompt: str | None = None
+    ablate: str | None = None
     best_layer: int | None
     layers_not_distinguishable_from_best: list[int] = Field(
         description="paired bootstrap against the best layer, Holm-adjusted over the sweep's layers"
@@ -138,6 +142,7 @@ class Diagnostics(Record):
     pooling: str
     prompt: str = "none"
     template: str | None = None
+    ablate: str = Field("none", description="the intervention on the forward pass (rwkv_mteb.interventions)")
     revision: str | None = None
     task: str = Field(description="the task whose texts (as MTEB asks for them) were sampled")
     sentences: int = Field(description="distinct texts the pooled-vector metrics were computed on (seeded sample)")

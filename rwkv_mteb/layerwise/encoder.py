@@ -3,7 +3,8 @@ into sentence vectors.
 
 ``layers`` picks hidden states (reference layout, see ``rwkv/modeling_rwkv6``), ``pooling`` one of
 :data:`~rwkv_mteb.layerwise.variants.POOLINGS`, ``prompt`` a zero-shot method (:mod:`rwkv_mteb.layerwise.prompts`:
-none, ``eol``, ``echo`` or a template), and several layers combine by their mean or their concatenation. One
+none, ``eol``, ``echo`` or a template), ``ablate`` an intervention on the forward pass
+(:mod:`rwkv_mteb.interventions`), and several layers combine by their mean or their concatenation. One
 forward pass pools every requested layer (and every pooling a sweep asks for), so a sweep over all layers costs
 about one pass; vectors go through the vector cache (:mod:`rwkv_mteb.cache`) when it is on.
 
@@ -29,6 +30,7 @@ from rwkv_mteb.cache.schema import key as cache_key
 from rwkv_mteb.cache.store import BackboneCaches, VectorCache
 from rwkv_mteb.config import cache_requested_layers_only
 from rwkv_mteb.errors import VariantError
+from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.prompts import Prompt
 from rwkv_mteb.layerwise.session import SweepSession
 from rwkv_mteb.layerwise.variants import check_combine, check_pooling
@@ -38,7 +40,16 @@ from rwkv_mteb.provenance.records import SWEEP_PASS, THIS_EVALUATION, VECTOR_CAC
 
 class LayerwiseEncoder(InputModule):
     config_file_name = "layerwise_config.json"
-    config_keys: ClassVar[list[str]] = ["family", "layers", "pooling", "combine", "dtype", "model_id", "prompt"]
+    config_keys: ClassVar[list[str]] = [
+        "family",
+        "layers",
+        "pooling",
+        "combine",
+        "dtype",
+        "model_id",
+        "prompt",
+        "ablate",
+    ]
     modalities: ClassVar[list[str]] = ["text"]
     save_in_root = False
 
@@ -52,6 +63,7 @@ class LayerwiseEncoder(InputModule):
         cache: bool | VectorCache | BackboneCaches = True,
         prompt: str | Prompt | None = None,
         session: SweepSession | None = None,
+        ablate: str | Intervention | None = None,
     ) -> None:
         super().__init__()
         layers = [layers] if isinstance(layers, int) else list(layers)
@@ -64,6 +76,8 @@ class LayerwiseEncoder(InputModule):
         self.layers, self.model_id = layers, model_id
         self.pooling, self.combine = check_pooling(pooling), check_combine(combine)
         self.prompt = Prompt.of(prompt)  # the zero-shot method; the saved config holds its template
+        self.ablate = Intervention.parse(ablate)
+        self.ablate.check(backbone.family, backbone.num_hidden_states - 1)
         self.caches = cache if isinstance(cache, BackboneCaches) else BackboneCaches(cache)
         self.session = session
         # what this view served, read by the profiling hook: tokens of the texts it encoded, sentences found in
@@ -81,8 +95,10 @@ class LayerwiseEncoder(InputModule):
 
     @property
     def revision(self) -> str:
-        """How MTEB files this model's results: the checkpoint's hub commit or content digest."""
-        return self.backbone.revision
+        """How MTEB files this model's results: the checkpoint's hub commit or content digest, then the
+        intervention's digest (``-ablate-<digest>``), so an intervened model is never filed as the intact one."""
+        revision = self.backbone.revision
+        return f"{revision}-ablate-{self.ablate.digest}" if self.ablate else revision
 
     @property
     def cache(self) -> VectorCache | None:
@@ -90,10 +106,15 @@ class LayerwiseEncoder(InputModule):
         return self.caches.for_backbone(self.backbone, self.model_id)
 
     def view(
-        self, layers: list[int] | int, pooling: str | None = None, combine: str | None = None, prompt: Any = None
+        self,
+        layers: list[int] | int,
+        pooling: str | None = None,
+        combine: str | None = None,
+        prompt: Any = None,
+        ablate: str | Intervention | None = None,
     ) -> LayerwiseEncoder:
         """Another view on the same backbone, cache and session: no second copy of the weights. ``prompt``
-        None keeps this view's prompt."""
+        and ``ablate`` None keep this view's."""
         return LayerwiseEncoder(
             self.backbone,
             layers,
@@ -103,6 +124,7 @@ class LayerwiseEncoder(InputModule):
             self.caches,
             self.prompt if prompt is None else prompt,
             self.session,
+            self.ablate if ablate is None else ablate,
         )
 
     def as_model(self) -> LayerwiseModel:
@@ -110,8 +132,9 @@ class LayerwiseEncoder(InputModule):
         return LayerwiseModel(modules=[self], device=str(self.backbone.device), similarity_fn_name="cosine")
 
     def method(self, pooling: str | None = None) -> str:
-        """How this view's vectors are made, as the vector cache keys them."""
-        return self.prompt.method(pooling or self.pooling)
+        """How this view's vectors are made, as the vector cache keys them (an intervention is part of it)."""
+        method = self.prompt.method(pooling or self.pooling)
+        return f"{method}|ablate={self.ablate.name}" if self.ablate else method
 
     def encode_texts(self, texts: list[str]) -> tuple[list[list[int]], list[int]]:
         """Token ids of the prompted texts and where each one's pooled span starts."""
@@ -150,7 +173,8 @@ class LayerwiseEncoder(InputModule):
         return self.get_embedding_dimension()
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {**{k: getattr(self, k) for k in self.config_keys if k != "prompt"}, "prompt": self.prompt.template}
+        config = {k: getattr(self, k) for k in self.config_keys if k not in ("prompt", "ablate")}
+        return {**config, "prompt": self.prompt.template, "ablate": self.ablate.name}
 
     def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
         self.save_config(output_path)
@@ -168,6 +192,7 @@ class LayerwiseEncoder(InputModule):
             config["combine"],
             config.get("model_id"),
             prompt=config.get("prompt"),
+            ablate=config.get("ablate"),
         )
 
     # ----------------------------------------------------------------- the work
@@ -184,7 +209,8 @@ class LayerwiseEncoder(InputModule):
         cache = self.cache
         if cache is None:
             self._served(here, THIS_EVALUATION, len(texts))
-            return self.backbone.pooled(token_ids, self.layers, self.pooling, starts).cpu().numpy()
+            with self.backbone.intervened(self.ablate):
+                return self.backbone.pooled(token_ids, self.layers, self.pooling, starts).cpu().numpy()
         keys = [cache_key(self.method(), t) for t in texts]
         found = self.session.memo.get(keys, self.layers) if self.session and self.session.memo else {}
         rest = [k for k in dict.fromkeys(keys) if k not in found]
@@ -206,7 +232,8 @@ class LayerwiseEncoder(InputModule):
         """pooling -> (n, len(computed_layers()), C) for this view's pooling and every pooling the sweep computes
         with it: one forward pass."""
         poolings = (self.pooling, *(p for p in (self.session.poolings if self.session else ()) if p != self.pooling))
-        fresh = self.backbone.pooled_many(token_ids, self.computed_layers(), poolings, starts)
+        with self.backbone.intervened(self.ablate):
+            fresh = self.backbone.pooled_many(token_ids, self.computed_layers(), poolings, starts)
         return {pooling: vectors.cpu().numpy() for pooling, vectors in fresh.items()}
 
     def store(self, texts: list[str], vectors: dict[str, np.ndarray], worker: str, pass_id: str | None = None) -> None:

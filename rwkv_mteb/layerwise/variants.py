@@ -24,11 +24,26 @@ def check_combine(combine: str) -> str:
     return combine
 
 
-def variant_name(base: str, layer: int, pooling: str = "mean", prompt: str = "none") -> str:
+def variant_name(base: str, layer: int, pooling: str = "mean", prompt: str = "none", ablate: str = "none") -> str:
     """MTEB's variant naming, one axis per non-default choice: ``"<hub id> (layer=K)"`` for mean pooling of the
-    plain text, ``"... (layer=K, pooling=P, prompt=eol)"`` otherwise (``prompt`` is a built-in's name or
-    ``tpl-<digest>`` of a user template)."""
+    plain text, ``"... (layer=K, pooling=P, prompt=eol, ablate=time_mix@3)"`` otherwise (``prompt`` is a
+    built-in's name or ``tpl-<digest>`` of a user template; ``ablate`` an intervention's canonical text)."""
     axes = [f"layer={layer}"]
     axes += [f"pooling={pooling}"] if pooling != "mean" else []
     axes += [f"prompt={prompt}"] if prompt != "none" else []
+    axes += [f"ablate={ablate}"] if ablate != "none" else []
     return f"{base} ({', '.join(axes)})"
+
+
+def parse_variant_name(name: str) -> tuple[str, dict[str, str]] | None:
+    """``"<base> (layer=K, pooling=P, ...)"`` -> (base, {axis: value}); None when the name has no axes."""
+    if not name.endswith(")") or " (" not in name:
+        return None
+    base, _, axes = name[:-1].rpartition(" (")
+    parsed = {}
+    for part in axes.split(", "):
+        key, sep, value = part.partition("=")
+        if not sep or key in parsed:
+            return None
+        parsed[key] = value
+    return base, parsed

@@ -141,9 +141,11 @@ def layerwise_encoder(
     cache: bool | None = None,
     prompt: str | None = None,
     session: SweepSession | None = None,
+    ablate: str | None = None,
 ) -> LayerwiseEncoder:
     """The layer-wise module pooling ``layers`` of language model ``base`` (``prompt``: a zero-shot method, see
-    :mod:`rwkv_mteb.layerwise.prompts`); ``session``: what a sweep shares with every view of it."""
+    :mod:`rwkv_mteb.layerwise.prompts`; ``ablate``: an intervention, :mod:`rwkv_mteb.interventions`);
+    ``session``: what a sweep shares with every view of it."""
     if not layers:
         raise ModelUnavailableError(f"say which layer(s) of {base} to pool: e.g. '{base} (layer=1)', or layers=[1]")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -159,7 +161,15 @@ def layerwise_encoder(
         backbone = load_backbone(family, stand_in, dtype=dtype, device=device)
     use_cache = vector_cache_enabled() if cache is None else cache
     return LayerwiseEncoder(
-        backbone, layers, pooling, combine, model_id=base, cache=use_cache, prompt=prompt, session=session
+        backbone,
+        layers,
+        pooling,
+        combine,
+        model_id=base,
+        cache=use_cache,
+        prompt=prompt,
+        session=session,
+        ablate=ablate,
     )
 
 

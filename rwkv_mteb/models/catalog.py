@@ -12,7 +12,10 @@ from typing import Any
 from mteb.models.model_meta import ModelMeta, ScoringFunction
 from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
 
-from rwkv_mteb.layerwise.variants import PROMPT_VARIANTS, variant_name
+from rwkv_mteb.errors import VariantError
+from rwkv_mteb.interventions.spec import Intervention
+from rwkv_mteb.layerwise.prompts import BUILTIN_PROMPTS
+from rwkv_mteb.layerwise.variants import PROMPT_VARIANTS, check_pooling, parse_variant_name, variant_name
 from rwkv_mteb.models.loader import mteb_loader
 from rwkv_mteb.models.sources import MINILM, MPNET, SMOLLM2
 
@@ -199,19 +202,30 @@ LANGUAGE_MODELS_BY_NAME = {lm.name: lm for lm in LANGUAGE_MODELS}
 
 
 def layerwise_kwargs(
-    lm: LanguageModel, layers: list[int] | None = None, pooling: str = "mean", prompt: str | None = None
+    lm: LanguageModel,
+    layers: list[int] | None = None,
+    pooling: str = "mean",
+    prompt: str | None = None,
+    ablate: str = "none",
 ) -> dict[str, Any]:
     kwargs = {"builder": "layerwise", "base": lm.name, "family": lm.family, "layers": layers, "pooling": pooling}
-    return {**kwargs, "prompt": prompt} if prompt and prompt != "none" else kwargs
+    kwargs = {**kwargs, "prompt": prompt} if prompt and prompt != "none" else kwargs
+    return {**kwargs, "ablate": ablate} if ablate != "none" else kwargs
 
 
 def layerwise_meta(
-    lm: LanguageModel, layer: int, pooling: str, prompt: str = "none", template: str | None = None
+    lm: LanguageModel,
+    layer: int,
+    pooling: str,
+    prompt: str = "none",
+    template: str | None = None,
+    ablate: str = "none",
 ) -> ModelMeta:
-    """``prompt``: the variant's label; ``template``: what the loader applies (a built-in is named by its label)."""
+    """``prompt``: the variant's label; ``template``: what the loader applies (a built-in is named by its label);
+    ``ablate``: an intervention's canonical text."""
     return _meta(
-        variant_name(lm.name, layer, pooling, prompt),
-        loader_kwargs=layerwise_kwargs(lm, [layer], pooling, template or prompt),
+        variant_name(lm.name, layer, pooling, prompt, ablate),
+        loader_kwargs=layerwise_kwargs(lm, [layer], pooling, template or prompt, ablate),
         release_date=lm.release_date,
         n_parameters=lm.n_parameters,
         max_tokens=lm.max_tokens,
@@ -233,3 +247,29 @@ LAYERWISE_METAS = [
 ]
 
 OWN_METAS = [*GLOVE_METAS, *SIMCSE_METAS, *LAYERWISE_METAS]
+
+
+def resolve_variant(name: str) -> ModelMeta | None:
+    """The meta of a variant name that is not registered (any layer, pooling, built-in prompt and intervention of a
+    language model rwkv-mteb knows), so ``mteb run -m "<model> (layer=K, ablate=time_mix@3)"`` works; None for a
+    name that is not of that form. A malformed axis is one error line."""
+    parsed = parse_variant_name(name)
+    if parsed is None or parsed[0] not in LANGUAGE_MODELS_BY_NAME:
+        return None
+    lm, axes = LANGUAGE_MODELS_BY_NAME[parsed[0]], dict(parsed[1])
+    unknown = sorted(set(axes) - {"layer", "pooling", "prompt", "ablate"})
+    if unknown or not axes.get("layer", "").isdigit():
+        form = "'<model> (layer=K[, pooling=P][, prompt=eol][, ablate=...])'"
+        raise VariantError(f"{name!r}: a variant name reads {form}")
+    layer = int(axes["layer"])
+    if layer >= lm.hidden_states:
+        raise VariantError(f"{name!r}: {lm.name} has hidden states 0..{lm.hidden_states - 1}")
+    prompt = axes.get("prompt", "none")
+    if prompt != "none" and prompt not in BUILTIN_PROMPTS:
+        raise VariantError(f"{name!r}: prompt must be none or a built-in ({', '.join(BUILTIN_PROMPTS)}) in a name")
+    ablate = Intervention.parse(axes.get("ablate"))
+    ablate.check(lm.family, lm.hidden_states - 1)
+    meta = layerwise_meta(lm, layer, check_pooling(axes.get("pooling", "mean")), prompt, ablate=ablate.name)
+    if meta.name != name:  # one name per variant, so its results are filed once
+        raise VariantError(f"{name!r}: write this variant as {meta.name!r}")
+    return meta

@@ -35,9 +35,13 @@ def commands_path(result_path: Path) -> Path:
     return result_path.parent / COMMANDS_LOG
 
 
-def diagnostics_path(output_folder: Path, model: str, pooling: str, prompt: str, task: str) -> Path:
-    """Per-layer diagnostics of a sweep on one task's texts, beside the results (outside MTEB's ``results/``)."""
+def diagnostics_path(
+    output_folder: Path, model: str, pooling: str, prompt: str, task: str, ablate: str | None = None
+) -> Path:
+    """Per-layer diagnostics of a sweep on one task's texts, beside the results (outside MTEB's ``results/``);
+    ``ablate``: the intervention's digest, when there is one."""
     method = f"pooling={pooling}" + (f"__prompt={prompt}" if prompt != "none" else "")
+    method += f"__ablate={ablate}" if ablate else ""
     return output_folder / "diagnostics" / f"{model.replace('/', '__')}__{method}__{task}.json"
 
 

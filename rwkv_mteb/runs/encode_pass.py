@@ -50,7 +50,8 @@ def local_pass(encoder: LayerwiseEncoder, plan: PassPlan, show_progress_bar: boo
     """The pass in this process, batches of equal token counts; returns what this worker did."""
     here = worker_label(str(encoder.backbone.device))
     share = WorkerShare(sentences=0, tokens=0, seconds=0.0)
-    label = f"{encoder.model_id}: all layers, prompt={encoder.prompt.name}, one pass"
+    ablate = f", ablate={encoder.ablate.name}" if encoder.ablate else ""
+    label = f"{encoder.model_id}: all layers, prompt={encoder.prompt.name}{ablate}, one pass"
     step = plan.batch_size
     for first in tqdm(range(0, len(plan.missing), step), desc=label, disable=not show_progress_bar):
         rows = plan.missing[first : first + step]
@@ -78,7 +79,8 @@ def run_pass(
     token_ids, starts = encoder.encode_texts(texts)
     missing = missing_texts(encoder, texts, token_ids)
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    pass_id = f"{encoder.model_id} prompt={encoder.prompt.name} {started}"
+    ablate = f" ablate={encoder.ablate.name}" if encoder.ablate else ""
+    pass_id = f"{encoder.model_id} prompt={encoder.prompt.name}{ablate} {started}"
     plan = PassPlan(texts, token_ids, starts, missing, batch_size, pass_id)
     with measured() as peaks:
         workers = on_ray.run(encoder, plan) if on_ray is not None else local_pass(encoder, plan, show_progress_bar)

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 import rwkv_mteb
 from rwkv_mteb.config import WORKER_VAR
 from rwkv_mteb.errors import RwkvMtebError
+from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
 from rwkv_mteb.models.builders import layerwise_encoder
 from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME
@@ -148,15 +149,22 @@ class SweepWorker:
         self.encoder = layerwise_encoder(model, family=family, layers=[0], device=device, dtype=dtype, cache=False)
 
     def pool(
-        self, token_ids: list[list[int]], starts: list[int], layers: list[int], poolings: tuple[str, ...], batch: int
+        self,
+        token_ids: list[list[int]],
+        starts: list[int],
+        layers: list[int],
+        poolings: tuple[str, ...],
+        batch: int,
+        ablate: str = "none",
     ) -> tuple[str, str, dict[str, np.ndarray], float]:
         """(worker label, checkpoint identity and dtype, {pooling: vectors (n, len(layers), C)}, seconds)."""
         start = time.perf_counter()
         backbone = self.encoder.backbone
-        parts = [
-            backbone.pooled_many(token_ids[i : i + batch], layers, poolings, starts[i : i + batch])
-            for i in range(0, len(token_ids), batch)
-        ]
+        with backbone.intervened(Intervention.parse(ablate)):
+            parts = [
+                backbone.pooled_many(token_ids[i : i + batch], layers, poolings, starts[i : i + batch])
+                for i in range(0, len(token_ids), batch)
+            ]
         vectors = {p: np.concatenate([part[p].cpu().numpy() for part in parts]) for p in poolings}
         return worker_label(str(backbone.device)), backbone.cache_name(), vectors, time.perf_counter() - start
 
@@ -191,7 +199,7 @@ class RayEncodePass:
 
         def call(actor: Any, shard: list[int]) -> Any:
             ids, begins = [token_ids[i] for i in shard], [starts[i] for i in shard]
-            return actor.pool.remote(ids, begins, computed, poolings, batch_size)
+            return actor.pool.remote(ids, begins, computed, poolings, batch_size, encoder.ablate.name)
 
         def on_result(shard: list[int], result: tuple[str, str, dict[str, np.ndarray], float]) -> None:
             label, their_identity, vectors, seconds = result

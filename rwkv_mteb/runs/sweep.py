@@ -1,12 +1,13 @@
-"""``rwkv-mteb sweep``: every requested layer, pooling and prompt of a language model from one forward pass per
-distinct text and prompt, on any task MTEB evaluates with an encoder.
+"""``rwkv-mteb sweep``: every requested layer, pooling, prompt and intervention of a language model from one
+forward pass per distinct text, prompt and intervention, on any task MTEB evaluates with an encoder.
 
 The sweep builds its encoder with a :class:`~rwkv_mteb.layerwise.session.SweepSession` (what every view of it
-shares), then: a dry run records what MTEB asks for (:mod:`rwkv_mteb.runs.dry_run`); per prompt, one measured pass
+shares), then: a dry run records what MTEB asks for (:mod:`rwkv_mteb.runs.dry_run`); per intervention
+(:mod:`rwkv_mteb.interventions`, ``none`` the intact model) and prompt, one measured pass
 pools every requested layer by every requested pooling of those texts, and of the metrics' augmented views, into
 the vector cache (:mod:`rwkv_mteb.runs.encode_pass`); the label-free metrics are written
-(:mod:`rwkv_mteb.runs.sweep_metrics`); and each variant ``(layer, pooling, prompt)`` is evaluated by MTEB as usual
-(its standard result file), its texts served from the cache, its profile carrying the pass that made them.
+(:mod:`rwkv_mteb.runs.sweep_metrics`); and each variant ``(layer, pooling, prompt, ablate)`` is evaluated by MTEB
+as usual (its standard result file), its texts served from the cache, its profile carrying the pass that made them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rwkv_mteb.cache.memo import Memo
 from rwkv_mteb.cache.store import VectorCache
 from rwkv_mteb.config import vector_cache_enabled
 from rwkv_mteb.errors import ModelUnavailableError, VariantError
+from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
 from rwkv_mteb.layerwise.prompts import Prompt
 from rwkv_mteb.layerwise.session import SweepSession
@@ -45,6 +47,7 @@ def sweep(
     layers: list[int] | None = None,
     poolings: Sequence[str] = ("mean",),
     prompts: Sequence[str] = ("none",),
+    ablations: Sequence[str] = ("none",),
     output_folder: Path = Path("results"),
     batch_size: int = 32,
     device: str | None = None,
@@ -66,9 +69,14 @@ def sweep(
     """Returns MTEB's ``ModelResult`` of each variant. ``executor="ray"``: the encode pass runs on Ray actors
     (:mod:`rwkv_mteb.runs.ray`); everything else is the same. ``metric_sample``: distinct texts per task the
     label-free layer metrics use; ``augmented_sample``: of those, texts augmented for LiDAR, DiME and InfoNCE (0:
-    not computed); ``alpha``: the Renyi order of the matrix entropies."""
+    not computed); ``alpha``: the Renyi order of the matrix entropies; ``ablations``: interventions, each its own
+    pass (``none``: the intact model)."""
     register()
     methods, poolings = _axes(model, prompts, poolings)  # bad input fails before anything loads
+    interventions = list(dict.fromkeys(Intervention.parse(a) for a in ablations))
+    lm = LANGUAGE_MODELS_BY_NAME[model]
+    for intervention in interventions:
+        intervention.check(lm.family, lm.hidden_states - 1)
     ray_pass = None
     if executor == "ray":  # workers start (and load the model) while this process loads its copy and the data
         from rwkv_mteb.runs.ray import RayEncodePass  # Ray is an optional extra
@@ -83,13 +91,15 @@ def sweep(
         texts = list(dict.fromkeys([*texts, *(v for s in samples.values() for v in s.view_texts)]))
         run = _Run(task_objects, Path(output_folder), batch_size, overwrite_strategy, load_seconds, show_progress_bar)
         results = []
-        for prompt in methods:
-            view = encoder.view(encoder.layers, poolings[0], prompt=prompt)
-            # this prompt's rows, for its variants' evaluations (freed with the next prompt)
-            encoder.session.memo = Memo()
-            shared_by = len(encoder.layers) * len(poolings)
-            run_pass(view, texts, batch_size, shared_by, ray_pass, show_progress_bar)
-            results += run.evaluate_prompt(view, poolings, samples, {t: len(v) for t, v in per_task.items()}, alpha)
+        for intervention in interventions:
+            for prompt in methods:
+                view = encoder.view(encoder.layers, poolings[0], prompt=prompt, ablate=intervention)
+                # this pass's rows, for its variants' evaluations (freed with the next pass)
+                encoder.session.memo = Memo()
+                shared_by = len(encoder.layers) * len(poolings)
+                run_pass(view, texts, batch_size, shared_by, ray_pass, show_progress_bar)
+                swept = {t: len(v) for t, v in per_task.items()}
+                results += run.evaluate_prompt(view, poolings, samples, swept, alpha)
     finally:
         if ray_pass is not None:
             ray_pass.close()
@@ -150,13 +160,13 @@ class _Run:
             pooled = view.view(view.layers, pooling)
             for task, sample in samples.items():
                 write_diagnostics(pooled, task, sample, token_metrics[task], self.out, swept[task], alpha)
-            label = f"MTEB, {pooling}/{view.prompt.name}"
+            label = f"MTEB, {pooling}/{view.prompt.name}" + (f"/{view.ablate.name}" if view.ablate else "")
             for layer in tqdm(pooled.layers, desc=label, disable=not self.progress):
                 results.append(self.evaluate_variant(pooled.view([layer])))
         return results
 
     def evaluate_variant(self, view: LayerwiseEncoder) -> Any:
-        meta = variant_meta(view.model_id, view.layers[0], view.pooling, view.prompt)
+        meta = variant_meta(view.model_id, view.layers[0], view.pooling, view.prompt, view.ablate)
         wrapper = wrap_for_mteb(view.as_model(), meta, view.revision, self.load_seconds)
         return mteb.evaluate(
             wrapper,
@@ -169,8 +179,11 @@ class _Run:
         )
 
 
-def variant_meta(model: str, layer: int, pooling: str, prompt: Prompt) -> Any:
-    """The registered meta of a variant, or one made for it (a user template, an unregistered combination)."""
-    if pooling in PROMPT_VARIANTS.get(prompt.name, ()):
+def variant_meta(model: str, layer: int, pooling: str, prompt: Prompt, ablate: Intervention | None = None) -> Any:
+    """The registered meta of a variant, or one made for it (a user template, an unregistered combination, an
+    intervention)."""
+    ablate = ablate or Intervention()
+    if pooling in PROMPT_VARIANTS.get(prompt.name, ()) and not ablate:
         return mteb.get_model_meta(variant_name(model, layer, pooling, prompt.name))
-    return layerwise_meta(LANGUAGE_MODELS_BY_NAME[model], layer, pooling, prompt.name, prompt.template)
+    lm = LANGUAGE_MODELS_BY_NAME[model]
+    return layerwise_meta(lm, layer, pooling, prompt.name, prompt.template, ablate.name)

@@ -63,10 +63,11 @@ def token_level_metrics(encoder: LayerwiseEncoder, sample: MetricSample, alpha: 
     """Per layer, prompt entropy and curvature of the pooled span's token states (the whole text without a
     prompt), on the first texts of the sample, one text at a time."""
     token_ids, starts = encoder.encode_texts(sample.token_texts)
-    per_text = [
-        encoder.backbone.token_states(ids, encoder.layers)[:, start:]
-        for ids, start in zip(token_ids, starts, strict=True)
-    ]
+    with encoder.backbone.intervened(encoder.ablate):
+        per_text = [
+            encoder.backbone.token_states(ids, encoder.layers)[:, start:]
+            for ids, start in zip(token_ids, starts, strict=True)
+        ]
     return [
         {
             "prompt_entropy": prompt_entropy([states[k] for states in per_text], alpha),
@@ -120,7 +121,8 @@ def write_diagnostics(
 ) -> Path:
     """The per-layer metrics of one method (pooling and prompt) on one task's sample, beside the results."""
     model, prompt = view.model_id or "?", view.prompt
-    path = diagnostics_path(output_folder, model, view.pooling, prompt.name, task)
+    ablate = view.ablate.digest if view.ablate else None
+    path = diagnostics_path(output_folder, model, view.pooling, prompt.name, task, ablate)
     atomic_write_json(
         path,
         {
@@ -128,6 +130,7 @@ def write_diagnostics(
             "pooling": view.pooling,
             "prompt": prompt.name,
             "template": prompt.template,
+            "ablate": view.ablate.name,
             "revision": view.revision,
             "task": task,
             "sentences": len(sample.texts),

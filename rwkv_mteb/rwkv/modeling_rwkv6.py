@@ -164,6 +164,8 @@ class Rwkv6SelfAttention(nn.Module):
         self.ln_x = nn.GroupNorm(h, a, eps=config.group_norm_eps)
         self.heads, self.head_size = h, n
         self.wkv_chunk = 8
+        # interventions (rwkv_mteb.interventions): the decay without its LoRA term, and a factor on log-decay
+        self.decay_static, self.decay_scale = False, 1.0
 
     def forward(
         self, x: torch.Tensor, shift: torch.Tensor, wkv: torch.Tensor
@@ -185,8 +187,10 @@ class Rwkv6SelfAttention(nn.Module):
         k = self.key(xk).float().view(shape)
         v = self.value(xv).float().view(shape)
         g = F.silu(self.gate(xg))
-        w = self.time_decay.float() + (torch.tanh(xw @ self.time_decay_w1) @ self.time_decay_w2).float()
-        log_decay = -torch.exp(w.view(shape))
+        w = self.time_decay.float().expand(batch, length, -1)
+        if not self.decay_static:
+            w = w + (torch.tanh(xw @ self.time_decay_w1) @ self.time_decay_w2).float()
+        log_decay = -torch.exp(w.reshape(shape)) * self.decay_scale
         u = self.time_faaaa.float()
         if length == 1 or self.wkv_chunk <= 1:
             y, wkv = wkv_loop(r, k, v, log_decay.exp(), u, wkv)
@@ -227,6 +231,7 @@ class Rwkv6Block(nn.Module):
         self.ln2 = nn.LayerNorm(config.hidden_size, eps=eps)
         self.attention = Rwkv6SelfAttention(config)
         self.feed_forward = Rwkv6FeedForward(config)
+        self.zero_time_mix = self.zero_channel_mix = False  # interventions: a branch runs, its output is dropped
 
     def forward(self, h: torch.Tensor, state: LayerState) -> tuple[torch.Tensor, LayerState]:
         """h: float32 residual stream; the sublayers run in the weights' dtype."""
@@ -234,10 +239,11 @@ class Rwkv6Block(nn.Module):
         att_shift, wkv, ffn_shift = state
         x = F.layer_norm(h, h.shape[-1:], self.ln1.weight.float(), self.ln1.bias.float(), self.ln1.eps)
         out, att_shift, wkv = self.attention(x.to(dtype), att_shift, wkv)
-        h = h + out.float()
+        if not self.zero_time_mix:
+            h = h + out.float()
         x = F.layer_norm(h, h.shape[-1:], self.ln2.weight.float(), self.ln2.bias.float(), self.ln2.eps)
         out, ffn_shift = self.feed_forward(x.to(dtype), ffn_shift)
-        return h + out.float(), (att_shift, wkv, ffn_shift)
+        return (h if self.zero_channel_mix else h + out.float()), (att_shift, wkv, ffn_shift)
 
 
 class Rwkv6Backbone(nn.Module):

@@ -176,6 +176,8 @@ class Rwkv7TimeMix(nn.Module):
         self.ln_x = nn.GroupNorm(config.num_heads, c, eps=config.group_norm_eps)
         self.index, self.heads, self.head_size = index, config.num_heads, config.head_size
         self.wkv_chunk = 1
+        # interventions (rwkv_mteb.interventions): the decay without its LoRA term, and a factor on log-decay
+        self.decay_static, self.decay_scale = False, 1.0
 
     @staticmethod
     def _lora(width: int, rank: int, bias: bool) -> tuple[nn.Parameter | None, nn.Parameter, nn.Parameter]:
@@ -201,7 +203,8 @@ class Rwkv7TimeMix(nn.Module):
         else:
             assert v_first is not None
             v = v + (v_first - v) * torch.sigmoid((self.v0 + (xv @ self.v1) @ self.v2).float())
-        w = torch.exp(-DECAY_SCALE * torch.sigmoid((self.w0 + torch.tanh(xw @ self.w1) @ self.w2).float()))
+        decay = self.w0.expand_as(xw) if self.decay_static else self.w0 + torch.tanh(xw @ self.w1) @ self.w2
+        w = torch.exp(-DECAY_SCALE * self.decay_scale * torch.sigmoid(decay.float()))
         r, w, k, v, a = (t.reshape(shape) for t in (r, w, k, v, a))
         if self.wkv_chunk > 1 and length > 1:
             y, wkv = wkv7_chunked(r, w, k, v, kk, a, wkv, self.wkv_chunk)
@@ -238,6 +241,7 @@ class Rwkv7Block(nn.Module):
         self.ln2 = nn.LayerNorm(config.hidden_size, eps=eps)
         self.att = Rwkv7TimeMix(config, index)
         self.ffn = Rwkv7ChannelMix(config)
+        self.zero_time_mix = self.zero_channel_mix = False  # interventions: a branch runs, its output is dropped
 
     def forward(
         self, h: torch.Tensor, state: LayerState, v_first: torch.Tensor | None
@@ -247,10 +251,11 @@ class Rwkv7Block(nn.Module):
         att_shift, wkv, ffn_shift = state
         x = F.layer_norm(h, h.shape[-1:], self.ln1.weight.float(), self.ln1.bias.float(), self.ln1.eps)
         out, att_shift, wkv, v_first = self.att(x.to(dtype), att_shift, wkv, v_first)
-        h = h + out.float()
+        if not self.zero_time_mix:
+            h = h + out.float()
         x = F.layer_norm(h, h.shape[-1:], self.ln2.weight.float(), self.ln2.bias.float(), self.ln2.eps)
         out, ffn_shift = self.ffn(x.to(dtype), ffn_shift)
-        return h + out.float(), (att_shift, wkv, ffn_shift), v_first
+        return (h if self.zero_channel_mix else h + out.float()), (att_shift, wkv, ffn_shift), v_first
 
 
 class Rwkv7Model(nn.Module):
