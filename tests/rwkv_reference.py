@@ -72,9 +72,11 @@ def _v7_att(sd, p, x, shift, S, i, knobs, v_first):
     r = sd[f"{p}receptance.weight"] @ xr
     k = sd[f"{p}key.weight"] @ xk
     v = sd[f"{p}value.weight"] @ xv
-    lora = sd[f"{p}w0"].view(-1) if i in knobs.static_decay else sd[f"{p}w0"].view(-1) + torch.tanh(
-        xw @ sd[f"{p}w1"]
-    ) @ sd[f"{p}w2"]
+    lora = (
+        sd[f"{p}w0"].view(-1)
+        if i in knobs.static_decay
+        else sd[f"{p}w0"].view(-1) + torch.tanh(xw @ sd[f"{p}w1"]) @ sd[f"{p}w2"]
+    )
     w = torch.exp(-0.606531 * knobs.decay_scale.get(i, 1.0) * torch.sigmoid(lora))
     a = torch.sigmoid(sd[f"{p}a0"].view(-1) + (xa @ sd[f"{p}a1"]) @ sd[f"{p}a2"])
     g = torch.sigmoid(xg @ sd[f"{p}g1"]) @ sd[f"{p}g2"]
@@ -122,10 +124,11 @@ def run(sd: dict[str, torch.Tensor], tokens: list[int], knobs: Knobs | None = No
         for i in range(blocks):
             p = f"blocks.{i}."
             xa = _ln(x, sd, f"{p}ln1")
+            shift, wkv = state[3 * i], state[3 * i + 1]
             if v7:
-                out, state[3 * i + 1], v_first = _v7_att(sd, f"{p}att.", xa, state[3 * i], state[3 * i + 1], i, knobs, v_first)
+                out, state[3 * i + 1], v_first = _v7_att(sd, f"{p}att.", xa, shift, wkv, i, knobs, v_first)
             else:
-                out, state[3 * i + 1] = _v6_att(sd, f"{p}att.", xa, state[3 * i], state[3 * i + 1], i, knobs)
+                out, state[3 * i + 1] = _v6_att(sd, f"{p}att.", xa, shift, wkv, i, knobs)
             state[3 * i] = xa
             if i not in knobs.no_att:
                 x = x + out
