@@ -21,7 +21,9 @@ def profile_of(folder, model: str, split: str = "validation") -> ProfileRecord:
     raise AssertionError(f"no profile of {model} under {folder}")
 
 
-def test_sweep_variants_carry_the_pass_and_it_runs_at_the_models_own_speed(tmp_path, monkeypatch, data_env, registered):
+def test_sweep_variants_carry_the_pass_and_it_runs_at_the_models_own_speed(
+    tmp_path, monkeypatch, data_env, registered
+):
     import mteb
 
     from rwkv_mteb.board.publish import publish

@@ -127,7 +127,9 @@ def test_layer_metrics_correlate_with_scores_across_layers_and_undefined_scores_
         for k, v in enumerate(scores)
     ]  # fmt: skip
     rows = [{"layer": k, "effective_rank": float(k), "anisotropy": -float(k % 3), "curvature": None} for k in range(10)]
-    diagnostics = [Diagnostics(model="m", pooling="mean", prompt="eol", task="T", sentences=10, layers=rows)]
+    diagnostics = [
+        Diagnostics(model="m", pooling="mean", prompt="eol", task="T", sentences=10, layers=rows)
+    ]
     (sweep,) = layer_sweeps(entries, {}, None, diagnostics)
     assert sweep["best_layer"] == 8 and sweep["layers_not_distinguishable_from_best"] == [8]  # no predictions
     rank = sweep["metric_correlations"]["effective_rank"]

@@ -64,13 +64,8 @@ def sweep_once(out, layers=(1, 2)):
     from rwkv_mteb.runs.sweep import sweep
 
     sweep(
-        model=BASE,
-        tasks=["MRPCZeroShot"],
-        layers=list(layers),
-        output_folder=out,
-        eval_splits=["validation"],
-        show_progress_bar=False,
-        augmented_sample=0,
+        model=BASE, tasks=["MRPCZeroShot"], layers=list(layers), output_folder=out, eval_splits=["validation"],
+        show_progress_bar=False, augmented_sample=0,
     )
 
 
