@@ -17,7 +17,7 @@ import rwkv_mteb
 from rwkv_mteb.cache import folder as cache_folder
 from rwkv_mteb.config import CACHE_MAX_VAR, cache_dir, cache_max_bytes
 from rwkv_mteb.errors import RwkvMtebError
-from rwkv_mteb.layerwise.variants import POOLINGS
+from rwkv_mteb.layerwise.variants import ALL_POOLINGS
 from rwkv_mteb.metrics.layer_metrics import AUGMENTED_SAMPLE, DIAGNOSTIC_SAMPLE, RENYI_ORDER
 from rwkv_mteb.models.listing import model_listing
 from rwkv_mteb.mteb_internals import (
@@ -162,7 +162,8 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     add_task_selection_args(p)  # the task selection of `mteb run` (default here: MRPCZeroShot)
     add_benchmark_selection_args(p)
     p.add_argument("--layers", nargs="+", type=int, default=None, help="default: every hidden state")
-    p.add_argument("--pooling", nargs="+", default=["mean"], choices=POOLINGS, help="one forward pass for all")
+    p.add_argument("--pooling", nargs="+", default=["mean"], choices=ALL_POOLINGS, help="one forward pass for "
+                   "all; wkv_state, wkv_state_full, shift_state: RWKV's recurrent state after the last token")  # fmt: skip
     p.add_argument(
         "--prompt",
         nargs="+",

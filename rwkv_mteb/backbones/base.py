@@ -100,6 +100,10 @@ class Backbone(nn.Module):
         """The vector cache file of this backbone in its current dtype (casting the model changes vectors)."""
         return hashlib.sha256(f"{self.family}\0{self.identity}\0{self.dtype}".encode()).hexdigest()[:32]
 
+    def pooled_width(self, pooling: str) -> int:
+        """Width of one layer's vector under ``pooling`` (the hidden size, but for RWKV's state poolings)."""
+        return self.hidden_size
+
     def pooled(
         self, ids: list[list[int]], layers: list[int], pooling: str, starts: list[int] | None = None
     ) -> torch.Tensor:

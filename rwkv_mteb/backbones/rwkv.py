@@ -1,6 +1,7 @@
 """Our exact RWKV-6 and RWKV-7 (:mod:`rwkv_mteb.rwkv`) as a backbone: batches run padding-free (rows leave when
 their sequence ends, :mod:`rwkv_mteb.backbones.segments`), long inputs in chunks with the recurrent state carried
-over, and the forward pass stops after the deepest requested layer."""
+over, the forward pass stops after the deepest requested layer, and the recurrent state after each row's last
+token can be the pooling (:mod:`rwkv_mteb.backbones.state`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from safetensors.torch import save_file
 from rwkv_mteb.backbones.base import Backbone, check_dtype, pad_right, span_starts
 from rwkv_mteb.backbones.pooling import PoolAccumulator
 from rwkv_mteb.backbones.segments import OVERHEAD, plan_segments
+from rwkv_mteb.backbones.state import STATE_POOLINGS, reduce_state, state_width
 from rwkv_mteb.errors import CheckpointError
 from rwkv_mteb.interventions.apply import on_rwkv
 from rwkv_mteb.interventions.spec import Intervention
@@ -94,9 +96,13 @@ class NativeRwkv(Backbone):
             )
         slots = {layer: i for i, layer in enumerate(layers)}
         deepest = max(layers)
-        accs = [PoolAccumulator(p, lengths, len(layers), self.hidden_size, begin) for p in poolings]
+        hidden_poolings = [p for p in poolings if p not in STATE_POOLINGS]
+        accs = [PoolAccumulator(p, lengths, len(layers), self.hidden_size, begin) for p in hidden_poolings]
+        states = {p: self._state_buffer(p, len(order), len(layers)) for p in poolings if p in STATE_POOLINGS}
         state = self.model.initial_state(tokens.shape[0], tokens.device)
         overhead = self.segment_overhead if self.segment_overhead is not None else OVERHEAD.get(self.device.type, 32)
+        # a state pooling needs each row's state right after its own last token: cut at every length (no padding)
+        overhead = 0 if states else overhead
         for segment in plan_segments([len(ids[i]) for i in order], overhead, self.chunk_tokens):
             state = [tuple(part[: segment.rows] for part in layer) for layer in state]  # views: rows leave
             chunk = tokens[: segment.rows, segment.start : segment.end]
@@ -106,13 +112,27 @@ class NativeRwkv(Backbone):
                         acc.add(slots[index], hidden, segment.start)
                 if index >= deepest:
                     break
+            ending = (lengths[: segment.rows] == segment.end).nonzero().squeeze(1)
+            for pooling, buffer in states.items():
+                for layer, slot in slots.items():
+                    block = min(layer, len(state) - 1)  # ln_out has no state of its own: the last block's
+                    buffer[ending, slot] = reduce_state(pooling, tuple(part[ending] for part in state[block]))
         back = torch.tensor(order, device=tokens.device)
+        results = dict(zip(hidden_poolings, (acc.result() for acc in accs), strict=True)) | states
         out = {}
-        for pooling, acc in zip(poolings, accs, strict=True):
-            result = acc.result()
-            out[pooling] = torch.empty_like(result)
-            out[pooling][back] = result  # back to the caller's order
+        for pooling in poolings:
+            out[pooling] = torch.empty_like(results[pooling])
+            out[pooling][back] = results[pooling]  # back to the caller's order
         return out
+
+    def _state_buffer(self, pooling: str, rows: int, layers: int) -> torch.Tensor:
+        return torch.zeros(rows, layers, self.pooled_width(pooling), dtype=torch.float32, device=self.device)
+
+    def pooled_width(self, pooling: str) -> int:
+        if pooling not in STATE_POOLINGS:
+            return self.hidden_size
+        heads, size = self.model.config.num_heads, self.model.config.head_size
+        return state_width(pooling, heads, size, self.hidden_size)
 
     @torch.no_grad()
     def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:

@@ -74,7 +74,7 @@ class LayerwiseEncoder(InputModule):
         self.tokenizer = backbone.tokenizer
         self.family = backbone.family
         self.layers, self.model_id = layers, model_id
-        self.pooling, self.combine = check_pooling(pooling), check_combine(combine)
+        self.pooling, self.combine = check_pooling(pooling, backbone.family), check_combine(combine)
         self.prompt = Prompt.of(prompt)  # the zero-shot method; the saved config holds its template
         self.ablate = Intervention.parse(ablate)
         self.ablate.check(backbone.family, backbone.num_hidden_states - 1)
@@ -166,7 +166,7 @@ class LayerwiseEncoder(InputModule):
         return float("inf")
 
     def get_embedding_dimension(self) -> int:
-        width = self.backbone.hidden_size
+        width = self.backbone.pooled_width(self.pooling)
         return width * len(self.layers) if self.combine == "concat" else width
 
     def get_sentence_embedding_dimension(self) -> int:
@@ -267,7 +267,7 @@ class LayerwiseEncoder(InputModule):
     def _stand_in(self, texts: list[str]) -> np.ndarray:
         """Record the texts; answer with vectors seeded by each text (distinct, deterministic, never used)."""
         self.session.recorder.update(dict.fromkeys(texts))
-        out = np.empty((len(texts), len(self.layers), self.backbone.hidden_size), dtype=np.float32)
+        out = np.empty((len(texts), len(self.layers), self.backbone.pooled_width(self.pooling)), dtype=np.float32)
         for row, text in enumerate(texts):
             seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
             out[row] = np.random.default_rng(seed).standard_normal(out.shape[1:], dtype=np.float32)

@@ -6,15 +6,21 @@ from __future__ import annotations
 from rwkv_mteb.errors import VariantError
 
 POOLINGS = ("mean", "weighted_mean", "max", "last", "first_last")
+# RWKV only: the recurrent state after the last token (rwkv_mteb.backbones.state); built on demand, not registered
+STATE_POOLINGS = ("wkv_state", "wkv_state_full", "shift_state")
+ALL_POOLINGS = (*POOLINGS, *STATE_POOLINGS)
 COMBINES = ("mean", "concat")
 # the registered prompt variants: every pooling without a prompt, PromptEOL by its last token, echo by the mean or
 # the last token of the second copy; any other template or combination is built on the fly (sweep --prompt)
 PROMPT_VARIANTS = {"none": POOLINGS, "eol": ("last",), "echo": ("mean", "last")}
 
 
-def check_pooling(pooling: str) -> str:
-    if pooling not in POOLINGS:
-        raise VariantError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+def check_pooling(pooling: str, family: str | None = None) -> str:
+    """``family``: the backbone's, when known (state poolings need an RWKV-6/-7 backbone)."""
+    if pooling not in ALL_POOLINGS:
+        raise VariantError(f"unknown pooling {pooling!r}; choose one of {', '.join(ALL_POOLINGS)}")
+    if pooling in STATE_POOLINGS and family is not None and family not in ("rwkv6", "rwkv7"):
+        raise VariantError(f"pooling {pooling!r} reads RWKV's recurrent state; a {family} model has none")
     return pooling
 
 

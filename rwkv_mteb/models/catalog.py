@@ -269,7 +269,8 @@ def resolve_variant(name: str) -> ModelMeta | None:
         raise VariantError(f"{name!r}: prompt must be none or a built-in ({', '.join(BUILTIN_PROMPTS)}) in a name")
     ablate = Intervention.parse(axes.get("ablate"))
     ablate.check(lm.family, lm.hidden_states - 1)
-    meta = layerwise_meta(lm, layer, check_pooling(axes.get("pooling", "mean")), prompt, ablate=ablate.name)
+    pooling = check_pooling(axes.get("pooling", "mean"), lm.family)
+    meta = layerwise_meta(lm, layer, pooling, prompt, ablate=ablate.name)
     if meta.name != name:  # one name per variant, so its results are filed once
         raise VariantError(f"{name!r}: write this variant as {meta.name!r}")
     return meta

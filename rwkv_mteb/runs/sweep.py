@@ -112,7 +112,7 @@ def _axes(model: str, prompts: Sequence[str], poolings: Sequence[str]) -> tuple[
             f"sweep needs a language model rwkv-mteb knows: one of {sorted(LANGUAGE_MODELS_BY_NAME)}"
         )
     methods = [Prompt.of(p) for p in dict.fromkeys(prompts)]
-    checked = [check_pooling(p) for p in dict.fromkeys(poolings)]
+    checked = [check_pooling(p, LANGUAGE_MODELS_BY_NAME[model].family) for p in dict.fromkeys(poolings)]
     if not methods or not checked:
         raise VariantError("a sweep needs at least one prompt and one pooling")
     return methods, checked

@@ -80,7 +80,7 @@ def token_level_metrics(encoder: LayerwiseEncoder, sample: MetricSample, alpha: 
 def _read(view: LayerwiseEncoder, texts: list[str], batch_size: int) -> np.ndarray:
     """(texts, layers, d) from the cache, batch by batch."""
     if not texts:
-        return np.empty((0, len(view.layers), view.backbone.hidden_size), dtype=np.float32)
+        return np.empty((0, len(view.layers), view.backbone.pooled_width(view.pooling)), dtype=np.float32)
     return np.concatenate([view.pooled_layers(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
 
 
