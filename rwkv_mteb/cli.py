@@ -163,7 +163,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     add_benchmark_selection_args(p)
     p.add_argument("--layers", nargs="+", type=int, default=None, help="default: every hidden state")
     p.add_argument("--pooling", nargs="+", default=["mean"], choices=ALL_POOLINGS, help="one forward pass for "
-                   "all; wkv_state, wkv_state_full, shift_state: RWKV's recurrent state after the last token")  # fmt: skip
+                   "all; wkv_state, wkv_state_full, shift_state: RWKV's state after the last token")  # fmt: skip
     p.add_argument(
         "--prompt",
         nargs="+",
