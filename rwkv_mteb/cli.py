@@ -193,6 +193,32 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_sweep)
 
 
+def _analyze(args: argparse.Namespace) -> None:
+    from rwkv_mteb.analysis.run import analyze  # torch and the model code: only for this command
+
+    written = analyze(
+        args.models, args.tasks, Path(args.output_folder), args.sample, args.batch_size, args.device, args.seed,
+        args.eval_splits,
+    )  # fmt: skip
+    print(f"{len(written)} analysis files written under {args.output_folder}/analysis")
+
+
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="Per layer: weight spectra, RWKV decay and memory length, gradient norms by length, CKA (paper's 6)",
+    )
+    p.add_argument("-m", "--models", nargs="+", required=True, help="language models; together: CKA across them")
+    p.add_argument("-t", "--tasks", nargs="+", default=DEFAULT_TASKS, help="whose texts (as MTEB encodes them)")
+    p.add_argument("--eval-splits", nargs="+", default=None)
+    p.add_argument("--sample", type=positive_int, default=256, help="distinct texts per task (seeded sample)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output-folder", default="results")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_analyze)
+
+
 def _make_checkpoint(args: argparse.Namespace) -> None:
     from rwkv_mteb.rwkv.checkpoint import make_checkpoint  # torch: only for this command
 
@@ -331,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=_models)
     _add_protocol(sub)
     _add_sweep(sub)
+    _add_analyze(sub)
     _add_leaderboard(sub)
     _add_make_checkpoint(sub)
     _add_cache(sub)

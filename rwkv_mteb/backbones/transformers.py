@@ -71,6 +71,7 @@ class TransformersModel(Backbone):
         kwargs = {"revision": revision, "local_files_only": local_only}
         if gguf:
             kwargs["gguf_file"] = Path(source).name
+        self.location = (where, dict(kwargs))  # what another head on the same weights loads from (analyze)
         config = AutoConfig.from_pretrained(where, **kwargs)
         if getattr(config, "model_type", "") == "rwkv":
             config.rescale_every = 0  # keep every layer at its true scale (see the module docstring)

@@ -28,6 +28,7 @@ from rwkv_mteb.board.collect import (
     gold_labels,
     resampled_prediction,
 )
+from rwkv_mteb.board.effects import intervention_effects, label_free_choices, regret_table
 from rwkv_mteb.board.records import BOARD_SCHEMA_VERSION, BinaryMetrics, Board, Cost, Diagnostics, Entry
 from rwkv_mteb.metrics import stats
 from rwkv_mteb.metrics.layer_metrics import LAYER_METRICS
@@ -243,16 +244,17 @@ def _metric_correlations(defined: list[Entry], rows: dict[int, Any]) -> dict[str
 def layer_sweeps(
     entries: list[Entry], preds: Predictions, resamples: Resamples, diagnostics: list[Diagnostics]
 ) -> list[dict[str, Any]]:
-    """Per sweep (model, pooling, prompt) and task split: the best layer and the layers not distinguishable from
-    it (paired bootstrap on the same pairs, Holm-adjusted over the sweep's other layers), and the Spearman
-    correlation across layers between each label-free metric and the score, with Fisher intervals."""
-    groups: dict[tuple[str, str, str, str | None, str | None], list[Entry]] = {}
+    """Per sweep (model, pooling, prompt, intervention) and task split: the best layer and the layers not
+    distinguishable from it (paired bootstrap on the same pairs, Holm-adjusted over the sweep's other layers), the
+    Spearman correlation across layers between each label-free metric and the score, with Fisher intervals, and
+    the layer each metric would pick without labels, with its regret."""
+    groups: dict[tuple[str, str, str, str | None, str | None, str | None], list[Entry]] = {}
     for e in entries:
         if e.layer is not None:
-            groups.setdefault((e.task, e.split, e.base_model, e.pooling, e.prompt), []).append(e)
-    metrics_of = {(d.model, d.pooling, d.prompt, d.task): {r.layer: r for r in d.layers} for d in diagnostics}
+            groups.setdefault((e.task, e.split, e.base_model, e.pooling, e.prompt, e.ablate), []).append(e)
+    metrics_of = {(d.model, d.pooling, d.prompt, d.ablate, d.task): {r.layer: r for r in d.layers} for d in diagnostics}
     out = []
-    for (task, split, base, pooling, prompt), layers in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for (task, split, base, pooling, prompt, ablate), layers in sorted(groups.items(), key=lambda kv: str(kv[0])):
         defined = [e for e in layers if e.main_score is not None]
         top = max(defined, key=lambda e: (e.main_score, -e.layer)) if defined else None
         same = [top.layer] if top else []
@@ -262,7 +264,7 @@ def layer_sweeps(
             best = resamples.prediction(preds, top)
             tests = [resampled.test(resamples.prediction(preds, e), best)["p_value"] for e in others]
             same += [e.layer for e, p in zip(others, stats.holm(tests), strict=True) if p >= stats.SIGNIFICANCE]
-        rows = metrics_of.get((base, pooling, prompt or "none", task), {})
+        rows = metrics_of.get((base, pooling, prompt or "none", ablate or "none", task), {})
         out.append(
             {
                 "task": task,
@@ -270,9 +272,11 @@ def layer_sweeps(
                 "base_model": base,
                 "pooling": pooling,
                 "prompt": prompt,
+                "ablate": ablate,
                 "best_layer": top.layer if top else None,
                 "layers_not_distinguishable_from_best": sorted(same),
                 "metric_correlations": _metric_correlations(defined, rows),
+                "label_free_choices": label_free_choices(layers, rows, top.main_score if top else None),
             }
         )
     return out
@@ -294,6 +298,12 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
         entries += entries_of(run, run_preds, golds.get(run.task), warnings)
     resamples = Resamples(golds)
     diagnostics = collect_diagnostics(folders)
+    sweeps = layer_sweeps(entries, preds, resamples, diagnostics)
+
+    def paired(entry: Entry, intact: Entry) -> dict[str, float]:
+        test = resamples(entry.task, entry.split)
+        return test.test(resamples.prediction(preds, entry), resamples.prediction(preds, intact))
+
     board = {
         "schema_version": BOARD_SCHEMA_VERSION,
         "generated_by": {"command": command, "rwkv_mteb_version": __version__},
@@ -311,7 +321,9 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
             e.model_dump() for e in sorted(entries, key=lambda e: (e.task, e.split, -(e.main_score or -9), e.model))
         ],
         "comparisons": compare(entries, preds, resamples),
-        "layer_sweeps": layer_sweeps(entries, preds, resamples, diagnostics),
+        "layer_sweeps": sweeps,
+        "layer_choice_regret": regret_table(sweeps),
+        "interventions": intervention_effects(entries, paired),
         "diagnostics": [d.model_dump() for d in diagnostics],
         "warnings": sorted(set(warnings)),
     }

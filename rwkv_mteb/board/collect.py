@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from rwkv_mteb.board.records import Diagnostics
 from rwkv_mteb.errors import CorruptFileError, PublishError
+from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.prompts import Prompt
 from rwkv_mteb.metrics.stats import PAIR_SCORES
 from rwkv_mteb.provenance.records import ProfileFile, ProfileRecord
@@ -214,5 +215,6 @@ def describe_model(name: str, saved_meta: dict[str, Any]) -> dict[str, Any]:
         "layer": layers[0] if layerwise and len(layers) == 1 else None,
         "pooling": kwargs.get("pooling") if layerwise else None,
         "prompt": Prompt.of(kwargs.get("prompt")).name if layerwise else None,
+        "ablate": Intervention.parse(kwargs.get("ablate")).name if layerwise else None,
         "parameters": saved_meta.get("n_parameters", registered.n_parameters if registered is not None else None),
     }

@@ -103,6 +103,15 @@ class MetricCorrelation(Record):
     layers: int
 
 
+class LabelFreeChoice(Record):
+    """The layer a label-free metric picks in one sweep (its declared direction), and what that choice costs."""
+
+    direction: Literal["max", "min"]
+    layer: int
+    score: float | None = Field(description="the main score at the picked layer; null: undefined there")
+    regret: float | None = Field(description="best layer's score (chosen with labels) - the picked layer's score")
+
+
 class LayerSweep(Record):
     task: str
     split: str
@@ -117,6 +126,42 @@ class LayerSweep(Record):
     metric_correlations: dict[str, MetricCorrelation] = Field(
         default_factory=dict, description="Layer by Layer's analysis: each diagnostic metric vs the score, per layer"
     )
+    label_free_choices: dict[str, LabelFreeChoice] = Field(
+        default_factory=dict, description="per metric: the layer it picks without labels and the regret"
+    )
+
+
+class RegretRow(Record):
+    """One label-free metric over every sweep of the board: what choosing the layer by it costs."""
+
+    metric: str
+    direction: Literal["max", "min"]
+    sweeps: int = Field(description="sweeps (model, method, task split) where the metric picked a scored layer")
+    mean_regret: float
+    median_regret: float
+    max_regret: float
+    picked_best: int = Field(description="sweeps where the metric picked the best layer itself")
+    picked_tied: int = Field(description="sweeps where it picked a layer not distinguishable from the best (Holm)")
+    picked_undefined: int = Field(0, description="further sweeps where it picked a layer with an undefined score")
+
+
+class InterventionEffect(Record):
+    """An intervened variant against the intact variant of the same model, layer, pooling and prompt, on the same
+    pairs: the paired difference with its interval and p-value (unadjusted)."""
+
+    task: str
+    split: str
+    base_model: str
+    layer: int
+    pooling: str | None
+    prompt: str | None
+    ablate: str
+    score: float
+    intact_score: float
+    difference: float = Field(description="score(intervened) - score(intact), same pairs")
+    ci_low: float
+    ci_high: float
+    p_value: float = Field(ge=0, le=1)
 
 
 class LayerDiagnostics(Record):
@@ -169,6 +214,10 @@ class Board(Record):
     entries: list[Entry]
     comparisons: list[Comparison]
     layer_sweeps: list[LayerSweep]
+    layer_choice_regret: list[RegretRow] = Field(
+        default_factory=list, description="per label-free metric: the regret of choosing layers by it"
+    )
+    interventions: list[InterventionEffect] = Field(default_factory=list)
     diagnostics: list[Diagnostics]
     warnings: list[str]
 

@@ -95,8 +95,9 @@ def _sweep_tables(board: Board) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for s in board.layer_sweeps:
+        method = s.prompt if s.ablate in (None, "none") else f"{s.prompt}, ablate={s.ablate}"
         lines.append(
-            f"| `{s.base_model}` | {s.pooling} | {s.prompt} | {s.task} / {s.split} | {s.best_layer} | "
+            f"| `{s.base_model}` | {s.pooling} | {method} | {s.task} / {s.split} | {s.best_layer} | "
             f"{', '.join(map(str, s.layers_not_distinguishable_from_best))} |"
         )
     lines.append("")
@@ -124,6 +125,47 @@ def _sweep_tables(board: Board) -> list[str]:
     return lines
 
 
+def _regret_table(board: Board) -> list[str]:
+    lines = [
+        "## Choosing a layer without labels",
+        "",
+        "Each label-free metric picks, in every sweep, the layer where it is highest or lowest (its direction, "
+        "declared in `rwkv_mteb/metrics/layer_metrics.py` before any score is seen); regret is the best layer's "
+        "score (chosen with the labels) minus the picked layer's, on the same split. Lower is better; 0 is the "
+        "best layer itself.",
+        "",
+        "| metric | picks | sweeps | mean regret | median | worst | picked the best | picked a layer ≈ best | "
+        "picked an undefined layer |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(board.layer_choice_regret, key=lambda r: r.mean_regret):
+        lines.append(
+            f"| {r.metric} | {r.direction} | {r.sweeps} | {r.mean_regret:.4f} | {r.median_regret:.4f} | "
+            f"{r.max_regret:.4f} | {r.picked_best} | {r.picked_tied} | {r.picked_undefined} |"
+        )
+    return [*lines, ""]
+
+
+def _intervention_table(board: Board) -> list[str]:
+    lines = [
+        "## Interventions",
+        "",
+        "Each intervened variant (`rwkv_mteb/interventions`: a branch zeroed, a block skipped, the decay changed) "
+        "against the intact model's same layer, pooling and prompt on the same pairs: the paired bootstrap "
+        "difference with its 95% interval and unadjusted p-value.",
+        "",
+        "| model | intervention | layer | pooling | prompt | task / split | score | intact | Δ [95% CI] | p |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in board.interventions:
+        lines.append(
+            f"| `{r.base_model}` | {r.ablate} | {r.layer} | {r.pooling} | {r.prompt} | {r.task} / {r.split} | "
+            f"{r.score:.4f} | {r.intact_score:.4f} | {r.difference:+.4f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] | "
+            f"{r.p_value:.3g} |"
+        )
+    return [*lines, ""]
+
+
 def write_readme(board: Board, path: Path) -> None:
     lines = [
         "# rwkv-mteb leaderboard",
@@ -141,6 +183,10 @@ def write_readme(board: Board, path: Path) -> None:
         lines += _split_table(board, task, split, entries)
     if board.layer_sweeps:
         lines += _sweep_tables(board)
+    if board.layer_choice_regret:
+        lines += _regret_table(board)
+    if board.interventions:
+        lines += _intervention_table(board)
     if board.warnings:
         lines += ["## Gaps", ""] + [f"- {w}" for w in board.warnings] + [""]
     lines += [

@@ -56,6 +56,25 @@ LAYER_METRICS = (
     "intrinsic_dimension",
 )
 
+# Which way each metric would pick a layer without labels, declared before looking at any score (the board's regret
+# table measures what choosing by it costs): "max" or "min". Our declarations, from each metric's own reading:
+# compression (Skean et al.: mid-depth prompt-entropy dip), spread of the dataset, straighter trajectories (Hosseini
+# & Fedorenko, 2023), LiDAR and DiME higher for better representations (Thilak et al., 2023; Skean et al., 2023),
+# InfoNCE a loss, rank higher for better features (RankMe, Garrido et al., 2023), anisotropy hurting similarity
+# (Ethayarajh, 2019), and more intrinsic dimensions for richer features.
+PICK_DIRECTION = {
+    "prompt_entropy": "min",
+    "dataset_entropy": "max",
+    "curvature": "min",
+    "lidar": "max",
+    "dime": "max",
+    "infonce": "min",
+    "effective_rank": "max",
+    "covariance_effective_rank": "max",
+    "anisotropy": "min",
+    "intrinsic_dimension": "max",
+}
+
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
     """Centred over the rows (each column's mean subtracted), then every row scaled to unit norm (Skean et al.'s

@@ -45,6 +45,11 @@ def diagnostics_path(
     return output_folder / "diagnostics" / f"{model.replace('/', '__')}__{method}__{task}.json"
 
 
+def analysis_path(output_folder: Path, model: str, task: str) -> Path:
+    """``rwkv-mteb analyze``'s file for one model and task, beside a sweep's diagnostics."""
+    return output_folder / "analysis" / f"{model.replace('/', '__')}__{task}.json"
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a temporary file in the same folder, then rename over the target: readers never see half."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -166,6 +166,7 @@ class Rwkv6SelfAttention(nn.Module):
         self.wkv_chunk = 8
         # interventions (rwkv_mteb.interventions): the decay without its LoRA term, and a factor on log-decay
         self.decay_static, self.decay_scale = False, 1.0
+        self.decay_log: list[torch.Tensor] | None = None  # a list: each call's log-decay (B, T, H, N) is kept
 
     def forward(
         self, x: torch.Tensor, shift: torch.Tensor, wkv: torch.Tensor
@@ -191,6 +192,8 @@ class Rwkv6SelfAttention(nn.Module):
         if not self.decay_static:
             w = w + (torch.tanh(xw @ self.time_decay_w1) @ self.time_decay_w2).float()
         log_decay = -torch.exp(w.reshape(shape)) * self.decay_scale
+        if self.decay_log is not None:
+            self.decay_log.append(log_decay.detach().cpu())
         u = self.time_faaaa.float()
         if length == 1 or self.wkv_chunk <= 1:
             y, wkv = wkv_loop(r, k, v, log_decay.exp(), u, wkv)

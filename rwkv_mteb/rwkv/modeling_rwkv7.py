@@ -178,6 +178,7 @@ class Rwkv7TimeMix(nn.Module):
         self.wkv_chunk = 1
         # interventions (rwkv_mteb.interventions): the decay without its LoRA term, and a factor on log-decay
         self.decay_static, self.decay_scale = False, 1.0
+        self.decay_log: list[torch.Tensor] | None = None  # a list: each call's log-decay (B, T, H, N) is kept
 
     @staticmethod
     def _lora(width: int, rank: int, bias: bool) -> tuple[nn.Parameter | None, nn.Parameter, nn.Parameter]:
@@ -204,7 +205,10 @@ class Rwkv7TimeMix(nn.Module):
             assert v_first is not None
             v = v + (v_first - v) * torch.sigmoid((self.v0 + (xv @ self.v1) @ self.v2).float())
         decay = self.w0.expand_as(xw) if self.decay_static else self.w0 + torch.tanh(xw @ self.w1) @ self.w2
-        w = torch.exp(-DECAY_SCALE * self.decay_scale * torch.sigmoid(decay.float()))
+        log_w = -DECAY_SCALE * self.decay_scale * torch.sigmoid(decay.float())
+        if self.decay_log is not None:
+            self.decay_log.append(log_w.detach().view(shape).cpu())
+        w = torch.exp(log_w)
         r, w, k, v, a = (t.reshape(shape) for t in (r, w, k, v, a))
         if self.wkv_chunk > 1 and length > 1:
             y, wkv = wkv7_chunked(r, w, k, v, kk, a, wkv, self.wkv_chunk)
