@@ -94,7 +94,8 @@ def result_files(folder: Path, task: str) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def results(tmp_path_factory, shared_data, small_rwkv):
-    """Real result folders: GloVe on MRPC through `protocol`, and a layer sweep of a small random RWKV-6."""
+    """Real result folders: GloVe on MRPC through `protocol`, a layer sweep of a small random RWKV-6 (intact and
+    with block 1's time mixing zeroed) and its `analyze` file."""
     out = tmp_path_factory.mktemp("results")
     env = cli_env(
         RWKV_MTEB_DATA_DIR=str(shared_data),
@@ -114,7 +115,12 @@ def results(tmp_path_factory, shared_data, small_rwkv):
             "validation",
             "--augmented-sample",
             "16",
+            "--ablate",
+            "none",
+            "time_mix@1",
         ],
+        ["analyze", "-m", "RWKV/v6-Finch-1B6-HF", "-t", "MRPCZeroShot", "--eval-splits", "validation", "--sample",
+         "16"],
     ):
         proc = run("rwkv-mteb", *cmd, "--output-folder", str(out), env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]

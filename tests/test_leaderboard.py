@@ -35,11 +35,12 @@ def test_board_contents(results, tmp_path, data_env):
     assert layer["layer"] == 1 and layer["pooling"] == "mean" and layer["family"] == "rwkv6"
     # every non-best entry of a task/split is compared with the best on the same pairs
     validation = [c for c in board["comparisons"] if c["split"] == "validation"]
-    assert len(validation) == 4 and all(0 < c["p_value"] <= c["p_value_holm"] <= 1 for c in validation)
+    assert len(validation) == 8 and all(0 < c["p_value"] <= c["p_value_holm"] <= 1 for c in validation)
     assert all(c["distinguishable"] == (c["p_value_holm"] < 0.05) for c in validation)  # marks use adjusted p
-    (sweep,) = [s for s in board["layer_sweeps"] if s["split"] == "validation"]
+    (sweep,) = [s for s in board["layer_sweeps"] if s["split"] == "validation" and s["ablate"] == "none"]
     assert sweep["best_layer"] in sweep["layers_not_distinguishable_from_best"]
-    (diag,) = board["diagnostics"]  # the sweep's texts of its one task
+    diag, ablated = board["diagnostics"]  # the sweep's texts of its one task, intact and intervened
+    assert ablated["ablate"] == "time_mix@1" and diag["ablate"] == "none"
     assert diag["task"] == "MRPCZeroShot" and diag["prompt"] == "none"
     assert [row["layer"] for row in diag["layers"]] == [0, 1, 2, 3]
     for row in diag["layers"]:
@@ -58,13 +59,50 @@ def test_board_contents(results, tmp_path, data_env):
         "layers.png",
         "cost_vs_score.png",
         "diagnostics.png",
+        "analysis.png",
         "index.html",
     } <= {p.name for p in out.iterdir()}
     assert "| `stanfordnlp/glove.6B.50d` | 0.4326 |" in (out / "README.md").read_text()
     import mteb
 
     loaded = mteb.ResultCache(out).load_results(tasks=["MRPCZeroShot"])
-    assert len(loaded.model_results) == 5
+    assert len(loaded.model_results) == 9
+
+
+def test_interventions_and_analysis_on_the_board(results, tmp_path, data_env):
+    """Each intervened variant next to its intact twin: the difference derived again from the two entries, and
+    the paired test from their prediction files directly; the analysis file as written by the command."""
+    import numpy as np
+
+    from rwkv_mteb.board.collect import gold_labels
+    from rwkv_mteb.metrics import stats
+
+    board = build(results, tmp_path / "lb", data_env)
+    entries = {(e["model"], e["split"]): e for e in board["entries"]}
+    effects = board["interventions"]
+    assert {(r["layer"], r["split"]) for r in effects} == {(k, s) for k in range(4) for s in ("train", "validation")}
+    row = next(r for r in effects if r["layer"] == 3 and r["split"] == "validation")
+    ablated = entries[("RWKV/v6-Finch-1B6-HF (layer=3, ablate=time_mix@1)", "validation")]
+    intact = entries[("RWKV/v6-Finch-1B6-HF (layer=3)", "validation")]
+    assert row["score"] == ablated["main_score"] and row["intact_score"] == intact["main_score"]
+    assert row["difference"] == pytest.approx(ablated["main_score"] - intact["main_score"], abs=2e-6)
+
+    def cosines(model):
+        folder = model.replace("/", "__").replace(" ", "_")
+        (path,) = (results / "predictions" / folder).rglob("MRPCZeroShot_predictions.json")
+        return np.array(json.loads(path.read_text())["default"]["validation"]["cosine_scores"], dtype=float)
+
+    gold = gold_labels("MRPCZeroShot", []).splits["validation"]
+    seed = sum(map(ord, "MRPCZeroShot/validation"))
+    again = stats.paired_bootstrap(cosines(ablated["model"]), cosines(intact["model"]), gold, seed=seed)
+    assert row["ci_low"] == pytest.approx(again["ci_low"], abs=2e-6)
+    assert row["ci_high"] == pytest.approx(again["ci_high"], abs=2e-6)
+    assert row["p_value"] == pytest.approx(again["p_value"], abs=2e-6)
+    (analysis,) = board["analyses"]
+    assert analysis["model"] == "RWKV/v6-Finch-1B6-HF" and analysis["texts"] == 16 and len(analysis["layers"]) == 4
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "## Interventions" in readme and "## Inside the models" in readme
+    assert "## Choosing a layer without labels" in readme
 
 
 def test_rebuild_is_byte_identical(results, tmp_path, data_env):
@@ -140,3 +178,14 @@ def test_layer_metrics_correlate_with_scores_across_layers_and_undefined_scores_
     # diagnostics of another task never explain this task's scores
     (other,) = layer_sweeps(entries, {}, None, [diagnostics[0].model_copy(update={"task": "U"})])
     assert other["metric_correlations"] == {}
+    # each metric's pick without labels, by hand: effective rank is highest at layer 9 (score 0.58, best 0.60);
+    # anisotropy is lowest (-2) at layers 2, 5, 8: the shallowest, 2 (score 0.20)
+    choices = sweep["label_free_choices"]
+    assert choices["effective_rank"] == {"direction": "max", "layer": 9, "score": 0.58, "regret": pytest.approx(0.02)}
+    assert choices["anisotropy"]["layer"] == 2 and choices["anisotropy"]["regret"] == pytest.approx(0.40)
+    assert "curvature" not in choices
+    from rwkv_mteb.board.effects import regret_table
+
+    table = {r["metric"]: r for r in regret_table([sweep, {**sweep, "label_free_choices": {}}])}
+    assert table["anisotropy"]["sweeps"] == 1 and table["anisotropy"]["mean_regret"] == pytest.approx(0.40)
+    assert table["effective_rank"]["picked_tied"] == 0 and table["effective_rank"]["picked_best"] == 0

@@ -21,6 +21,7 @@ from rwkv_mteb import __version__
 from rwkv_mteb.board.collect import (
     Gold,
     Run,
+    collect_analyses,
     collect_diagnostics,
     collect_predictions,
     collect_runs,
@@ -325,6 +326,7 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
         "layer_choice_regret": regret_table(sweeps),
         "interventions": intervention_effects(entries, paired),
         "diagnostics": [d.model_dump() for d in diagnostics],
+        "analyses": [a.model_dump() for a in collect_analyses(folders)],
         "warnings": sorted(set(warnings)),
     }
     for message in board["warnings"]:

@@ -20,13 +20,21 @@ import numpy as np
 from mteb.results import TaskResult
 from pydantic import BaseModel, ValidationError
 
+from rwkv_mteb.analysis.records import AnalysisFile
 from rwkv_mteb.board.records import Diagnostics
 from rwkv_mteb.errors import CorruptFileError, PublishError
 from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.prompts import Prompt
 from rwkv_mteb.metrics.stats import PAIR_SCORES
 from rwkv_mteb.provenance.records import ProfileFile, ProfileRecord
-from rwkv_mteb.provenance.sidecars import COMMANDS_LOG, diagnostics_path, profile_path, read_json, read_jsonl
+from rwkv_mteb.provenance.sidecars import (
+    COMMANDS_LOG,
+    analysis_path,
+    diagnostics_path,
+    profile_path,
+    read_json,
+    read_jsonl,
+)
 from rwkv_mteb.tasks.types import TASK_TYPES
 
 # the main score the board resamples, by MTEB task type (tasks of other types get no intervals)
@@ -159,7 +167,17 @@ def collect_diagnostics(folders: list[Path]) -> list[Diagnostics]:
             found.append(
                 validated(Diagnostics, read_json(path, "sweep diagnostics", fix), path, "sweep diagnostics", fix)
             )
-    return sorted(found, key=lambda d: (d.model, d.pooling, d.prompt, d.task))
+    return sorted(found, key=lambda d: (d.model, d.pooling, d.prompt, d.ablate, d.task))
+
+
+def collect_analyses(folders: list[Path]) -> list[AnalysisFile]:
+    """The files ``rwkv-mteb analyze`` wrote under each folder's ``analysis/``."""
+    found = []
+    for folder in folders:
+        for path in sorted(analysis_path(folder, "*", "*").parent.glob("*.json")):
+            fix = "delete it or rerun the analyze command that wrote it"
+            found.append(validated(AnalysisFile, read_json(path, "analysis file", fix), path, "analysis file", fix))
+    return sorted(found, key=lambda a: (a.task, a.model))
 
 
 def _column(split: Any, column: str) -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from rwkv_mteb.analysis.records import AnalysisFile
 from rwkv_mteb.provenance.records import ProfileFile, Record, schema_text
 
 BOARD_SCHEMA_VERSION = 2
@@ -219,12 +220,17 @@ class Board(Record):
     )
     interventions: list[InterventionEffect] = Field(default_factory=list)
     diagnostics: list[Diagnostics]
+    analyses: list[AnalysisFile] = Field(default_factory=list, description="what `rwkv-mteb analyze` wrote")
     warnings: list[str]
 
 
 def schemas() -> dict[str, type[BaseModel]]:
     """Every shipped schema file (relative to the package) -> the record it documents."""
-    return {"provenance/profile.schema.json": ProfileFile, "board/leaderboard.schema.json": Board}
+    return {
+        "provenance/profile.schema.json": ProfileFile,
+        "board/leaderboard.schema.json": Board,
+        "analysis/analysis.schema.json": AnalysisFile,
+    }
 
 
 if __name__ == "__main__":  # regenerate the shipped schema files

@@ -8,6 +8,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+from rwkv_mteb.board.analysis_report import analysis_tables, write_analysis_plot
 from rwkv_mteb.board.records import Board, Cost, Entry
 from rwkv_mteb.metrics.layer_metrics import LAYER_METRICS
 
@@ -187,26 +188,29 @@ def write_readme(board: Board, path: Path) -> None:
         lines += _regret_table(board)
     if board.interventions:
         lines += _intervention_table(board)
+    lines += analysis_tables(board)
     if board.warnings:
         lines += ["## Gaps", ""] + [f"- {w}" for w in board.warnings] + [""]
     lines += [
         "The same board as an interactive page: `index.html` (self-contained; open it in any browser). "
         "Plots: `layers.png` (score by layer with its interval band; sentence encoders as reference lines), "
-        "`cost_vs_score.png`" + (", `diagnostics.png`" if board.diagnostics else "") + ".",
+        "`cost_vs_score.png`" + (", `diagnostics.png`" if board.diagnostics else "")
+        + (", `analysis.png`" if board.analyses else "") + ".",
         "",
     ]
     path.write_text("\n".join(lines))
 
 
 def _layer_plot(ax: Any, task: str, split: str, entries: list[Entry]) -> None:
-    lines: dict[tuple[str, str | None, str | None], list[Entry]] = {}
+    lines: dict[tuple[str, str | None, str | None, str | None], list[Entry]] = {}
     for e in entries:
         if e.layer is not None:
-            lines.setdefault((e.base_model, e.pooling, e.prompt), []).append(e)
-    for (base, pooling, prompt), points in sorted(lines.items(), key=lambda kv: str(kv[0])):
+            lines.setdefault((e.base_model, e.pooling, e.prompt, e.ablate), []).append(e)
+    for (base, pooling, prompt, ablate), points in sorted(lines.items(), key=lambda kv: str(kv[0])):
         points.sort(key=lambda e: e.layer)
         xs = [e.layer for e in points]
         method = pooling if prompt in (None, "none") else f"{pooling}, {prompt}"
+        method += f", ablate={ablate}" if ablate not in (None, "none") else ""
         ys = [np.nan if e.main_score is None else e.main_score for e in points]
         (line,) = ax.plot(xs, ys, "o-", markersize=3, label=f"{base.split('/')[-1]} ({method})")
         ci = [e.ci95_bootstrap or (np.nan, np.nan) for e in points]
@@ -223,20 +227,21 @@ def _layer_plot(ax: Any, task: str, split: str, entries: list[Entry]) -> None:
 def _cost_plot(ax: Any, task: str, split: str, entries: list[Entry]) -> None:
     """Seconds per pair of producing the vectors; a sweep's variants share their pass's cost (one column of
     points per pass), the best layer of each labelled with the number of variants the pass served."""
-    passes: dict[tuple[str, str | None, str | None], list[Entry]] = {}
+    passes: dict[tuple[str, str | None, str | None, str | None], list[Entry]] = {}
     for e in entries:
         spp = (e.cost or Cost()).seconds_per_pair
         if not spp or e.main_score is None:
             continue
         if e.layer is not None:
             ax.scatter(spp, e.main_score, s=6, color="0.6")
-            passes.setdefault((e.base_model, e.pooling, e.prompt), []).append(e)
+            passes.setdefault((e.base_model, e.pooling, e.prompt, e.ablate), []).append(e)
             continue
         ax.scatter(spp, e.main_score)
         ax.annotate(e.model.split("/")[-1], (spp, e.main_score), fontsize=7)
-    for (base, pooling, prompt), group in sorted(passes.items(), key=lambda kv: str(kv[0])):
+    for (base, pooling, prompt, ablate), group in sorted(passes.items(), key=lambda kv: str(kv[0])):
         top = max(group, key=lambda e: e.main_score)
         method = pooling if prompt in (None, "none") else f"{pooling}, {prompt}"
+        method += f", ablate={ablate}" if ablate not in (None, "none") else ""
         label = f"{base.split('/')[-1]} ({method}) L{top.layer}: pass ÷ {top.cost.shared_by}"
         ax.annotate(label, (top.cost.seconds_per_pair, top.main_score), fontsize=6, color="0.3")
     ax.set(xscale="log", title=f"{task} / {split}", xlabel="seconds per pair, producing the vectors (log)")
@@ -274,6 +279,7 @@ def write_plots(board: Board, out: Path) -> None:
         for d in board.diagnostics:
             xs = [row.layer for row in d.layers]
             method = d.pooling if d.prompt == "none" else f"{d.pooling}, {d.prompt}"
+            method += f", ablate={d.ablate}" if d.ablate != "none" else ""
             for ax, key in zip(axes.flat, metrics, strict=False):
                 ys = [np.nan if getattr(row, key) is None else getattr(row, key) for row in d.layers]
                 ax.plot(xs, ys, "o-", markersize=3, label=f"{d.model.split('/')[-1]} ({method})")
@@ -282,3 +288,4 @@ def write_plots(board: Board, out: Path) -> None:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
         _save(fig, out / "diagnostics.png")
+    write_analysis_plot(board, out / "analysis.png", plt)

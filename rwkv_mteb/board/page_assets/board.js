@@ -4,7 +4,8 @@
   const board = JSON.parse(document.getElementById("board-data").textContent);
   const NONE = "—";
   const groupKey = (e) => e.task + " / " + e.split;
-  const methodOf = (e) => (e.pooling || NONE) + (e.prompt && e.prompt !== "none" ? ", " + e.prompt : "");
+  const methodOf = (e) => (e.pooling || NONE) + (e.prompt && e.prompt !== "none" ? ", " + e.prompt : "") +
+    (e.ablate && e.ablate !== "none" ? ", ablate=" + e.ablate : "");
   const seriesKey = (e) => e.layer === null ? e.model : e.base_model + " (" + methodOf(e) + ")";
   const unique = (values) => Array.from(new Set(values)).sort();
   const groups = unique(board.entries.map(groupKey));
@@ -295,6 +296,66 @@
     }
   }
 
+  function fixed(value, digits) {
+    return value === null || value === undefined ? NONE : Number(value).toFixed(digits);
+  }
+
+  function fillTable(id, header, rows) {
+    const table = document.getElementById(id);
+    table.tHead.replaceChildren(el("tr", {}, ...header.map((h) => el("th", { scope: "col", text: h }))));
+    table.tBodies[0].replaceChildren(...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", { text: String(c) })))));
+  }
+
+  function renderInterventions() {
+    const rows = board.interventions.filter((r) => r.task + " / " + r.split === state.group);
+    document.getElementById("interventions-section").hidden = !board.interventions.length;
+    fillTable("interventions", ["model", "intervention", "layer", "method", "score", "intact", "Δ [95% CI]", "p"],
+      rows.map((r) => [r.base_model, r.ablate, r.layer, methodOf({ pooling: r.pooling, prompt: r.prompt }),
+        fixed(r.score, 4), fixed(r.intact_score, 4),
+        (r.difference >= 0 ? "+" : "") + fixed(r.difference, 4) + " [" + fixed(r.ci_low, 3) + ", " + fixed(r.ci_high, 3) + "]",
+        Number(r.p_value).toPrecision(3)]));
+  }
+
+  function renderRegret() {
+    document.getElementById("regret-section").hidden = !board.layer_choice_regret.length;
+    const rows = board.layer_choice_regret.slice().sort((a, b) => a.mean_regret - b.mean_regret);
+    fillTable("regret", ["metric", "picks", "sweeps", "mean regret", "median", "worst", "picked best", "picked ≈ best", "undefined"],
+      rows.map((r) => [r.metric, r.direction, r.sweeps, fixed(r.mean_regret, 4), fixed(r.median_regret, 4),
+        fixed(r.max_regret, 4), r.picked_best, r.picked_tied, r.picked_undefined]));
+  }
+
+  const ANALYSIS_PLOTS = [
+    ["analysis-spectra", "weights: spectrum decay rate (mean over the block's matrices)", (l) => l.mean_decay_rate, "linear"],
+    ["analysis-memory", "RWKV memory length, tokens (median; on the task's texts)", (l) => l.memory_data_median, "log"],
+    ["analysis-gradients", "||dL/dh|| by layer (longest-bucket texts)", null, "log"],
+    ["analysis-cka", "CKA with the next layer", null, "linear"],
+  ];
+
+  function analysisTrace(a, key, getter) {
+    const x = a.layers.map((l) => l.relative_depth);
+    let y;
+    if (key === "analysis-gradients") {
+      const buckets = Object.values(a.gradients).sort((p, q) => q.texts - p.texts);
+      y = buckets.length ? buckets[0].norms : [];
+    } else if (key === "analysis-cka") {
+      y = a.cka_layers.slice(0, -1).map((row, i) => row[i + 1]);
+    } else {
+      y = a.layers.map(getter);
+    }
+    return { x: x.slice(0, y.length), y, mode: "lines+markers", name: a.model + " / " + a.task, meta: { role: key } };
+  }
+
+  function renderAnalysis() {
+    const grid = document.getElementById("analysis");
+    document.getElementById("analysis-section").hidden = !board.analyses.length;
+    if (!board.analyses.length) return;
+    grid.replaceChildren(...ANALYSIS_PLOTS.map(([id, title]) => el("div", { id, role: "img", "aria-label": title })));
+    for (const [id, title, getter, scale] of ANALYSIS_PLOTS) {
+      const traces = board.analyses.map((a) => analysisTrace(a, id, getter)).filter((t) => t.y.some((v) => v !== null));
+      Plotly.react(id, traces, layout(title, { title: { text: "relative depth" } }, { type: scale }), CONFIG);
+    }
+  }
+
   function renderWarnings() {
     const list = document.getElementById("warnings");
     list.replaceChildren(...board.warnings.map((w) => el("li", { text: w })));
@@ -307,6 +368,7 @@
     renderLayers();
     renderCost();
     renderDiagnostics();
+    renderInterventions();
   }
 
   // ------------------------------------------------------------------------------------------ start
@@ -327,6 +389,8 @@
   renderFilter("family-filter", unique(board.entries.map((e) => e.family)), state.families);
   renderFilter("method-filter", unique(board.entries.map(methodOf)), state.methods);
   renderWarnings();
+  renderRegret();
+  renderAnalysis();
   renderAll();
   window.rwkvMtebBoard = { state: state, board: board, render: renderAll };
 })();
