@@ -62,3 +62,50 @@ def test_marks_are_holms_step_down_on_the_published_p_values(board):
             running = max(running, min(1.0, (m - i) * c["p_value"]))
             assert c["p_value_holm"] == pytest.approx(running, abs=m * 1e-6)
             assert c["distinguishable"] == (c["p_value_holm"] < board["statistics"]["alpha"])
+
+
+def _score_of(board, model, task, split):
+    (entry,) = [e for e in board["entries"] if (e["model"], e["task"], e["split"]) == (model, task, split)]
+    scores = json.loads(_published(entry["provenance"]["result_file"]).read_text())["scores"][split]
+    return entry, next(r for r in scores if r["hf_subset"] == "default")["main_score"]
+
+
+def test_interventions_are_differences_of_the_two_result_files(board):
+    """Each intervention row: its score and its intact twin's from their own result files, the difference
+    theirs; and every intervened entry with an intact twin on the board has its row."""
+    from rwkv_mteb.layerwise.variants import variant_name
+
+    rows = board["interventions"]
+    assert len(rows) >= 100  # SmolLM2's four block-11/10 interventions and the tiny RWKV models' four, all layers
+    for r in rows:
+        base, prompt, where = r["base_model"], r["prompt"] or "none", (r["task"], r["split"])
+        _, score = _score_of(board, variant_name(base, r["layer"], r["pooling"], prompt, r["ablate"]), *where)
+        _, intact = _score_of(board, variant_name(base, r["layer"], r["pooling"], prompt), *where)
+        assert r["score"] == pytest.approx(score, abs=1e-6) and r["intact_score"] == pytest.approx(intact, abs=1e-6)
+        assert r["difference"] == pytest.approx(score - intact, abs=1e-5)
+        assert r["ci_low"] <= r["difference"] <= r["ci_high"] or abs(r["difference"]) < 1e-9
+
+
+def test_label_free_picks_and_regrets_by_hand(board):
+    """Each sweep's pick per metric: the extreme of that metric over the sweep's layers in the published
+    diagnostics (ties to the shallower layer), its score from the result file, regret = best - that score."""
+    from rwkv_mteb.metrics.layer_metrics import PICK_DIRECTION
+
+    diagnostics = {(d["model"], d["pooling"], d["prompt"], d["ablate"], d["task"]): d for d in board["diagnostics"]}
+    checked = 0
+    for s in board["layer_sweeps"]:
+        d = diagnostics.get((s["base_model"], s["pooling"], s["prompt"] or "none", s["ablate"] or "none", s["task"]))
+        layers = {e["layer"]: e for e in board["entries"] if e["layer"] is not None and
+                  (e["base_model"], e["pooling"], e["prompt"], e["ablate"], e["task"], e["split"]) ==
+                  (s["base_model"], s["pooling"], s["prompt"], s["ablate"], s["task"], s["split"])}  # fmt: skip
+        best = max(e["main_score"] for e in layers.values() if e["main_score"] is not None)
+        for metric, choice in s["label_free_choices"].items():
+            values = {r["layer"]: r[metric] for r in d["layers"] if r[metric] is not None and r["layer"] in layers}
+            sign = 1 if PICK_DIRECTION[metric] == "max" else -1
+            picked = min(values, key=lambda k: (-sign * values[k], k))
+            assert choice["layer"] == picked, (s["base_model"], metric)
+            if choice["regret"] is not None:
+                _, score = _score_of(board, layers[picked]["model"], s["task"], s["split"])
+                assert choice["regret"] == pytest.approx(best - score, abs=2e-6)
+                checked += 1
+    assert checked > 100

@@ -72,11 +72,7 @@ def sweep(
     not computed); ``alpha``: the Renyi order of the matrix entropies; ``ablations``: interventions, each its own
     pass (``none``: the intact model)."""
     register()
-    methods, poolings = _axes(model, prompts, poolings)  # bad input fails before anything loads
-    interventions = list(dict.fromkeys(Intervention.parse(a) for a in ablations))
-    lm = LANGUAGE_MODELS_BY_NAME[model]
-    for intervention in interventions:
-        intervention.check(lm.family, lm.hidden_states - 1)
+    methods, poolings, interventions = _axes(model, prompts, poolings, ablations)  # bad input fails before loading
     ray_pass = None
     if executor == "ray":  # workers start (and load the model) while this process loads its copy and the data
         from rwkv_mteb.runs.ray import RayEncodePass  # Ray is an optional extra
@@ -106,16 +102,22 @@ def sweep(
     return results
 
 
-def _axes(model: str, prompts: Sequence[str], poolings: Sequence[str]) -> tuple[list[Prompt], list[str]]:
+def _axes(
+    model: str, prompts: Sequence[str], poolings: Sequence[str], ablations: Sequence[str]
+) -> tuple[list[Prompt], list[str], list[Intervention]]:
     if model not in LANGUAGE_MODELS_BY_NAME:
         raise ModelUnavailableError(
             f"sweep needs a language model rwkv-mteb knows: one of {sorted(LANGUAGE_MODELS_BY_NAME)}"
         )
+    lm = LANGUAGE_MODELS_BY_NAME[model]
     methods = [Prompt.of(p) for p in dict.fromkeys(prompts)]
-    checked = [check_pooling(p, LANGUAGE_MODELS_BY_NAME[model].family) for p in dict.fromkeys(poolings)]
-    if not methods or not checked:
-        raise VariantError("a sweep needs at least one prompt and one pooling")
-    return methods, checked
+    checked = [check_pooling(p, lm.family) for p in dict.fromkeys(poolings)]
+    interventions = list(dict.fromkeys(Intervention.parse(a) for a in ablations))
+    for intervention in interventions:
+        intervention.check(lm.family, lm.hidden_states - 1)
+    if not methods or not checked or not interventions:
+        raise VariantError("a sweep needs at least one prompt, one pooling and one intervention (none: intact)")
+    return methods, checked, interventions
 
 
 def _load(
