@@ -115,10 +115,9 @@ def results(tmp_path_factory, shared_data, small_rwkv):
             "validation",
             "--augmented-sample",
             "16",
-            "--ablate",
-            "none",
-            "time_mix@1",
         ],
+        ["sweep", "-m", "RWKV/v6-Finch-1B6-HF", "-t", "MRPCZeroShot", "--eval-splits", "validation", "--ablate",
+         "time_mix@1", "--augmented-sample", "0"],
         ["analyze", "-m", "RWKV/v6-Finch-1B6-HF", "-t", "MRPCZeroShot", "--eval-splits", "validation", "--sample",
          "16"],
     ):

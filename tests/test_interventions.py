@@ -212,6 +212,7 @@ def test_a_sweep_over_interventions_equals_separate_mteb_runs(registered, small_
     )
     sweep = ["sweep", "-m", model, "-t", "MRPCZeroShot", "--eval-splits", "validation", "--layers", "1", "3"]
     sweep += ["--ablate", "none", "time_mix@1", "channel_mix@0+decay=scale:0.5@2", "--augmented-sample", "0"]
+    sweep += ["--metric-sample", "64"]
     proc = run_command("rwkv-mteb", *sweep, "--output-folder", str(tmp_path / "sweep"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

@@ -141,7 +141,7 @@ def test_models_listing_is_grouped_collapsed_and_naturally_sorted():
     from rwkv_mteb.models.listing import model_listing
 
     short = [line.strip() for line in model_listing().splitlines()]
-    assert len(short) < 30
+    assert len(short) < 2 * len(LANGUAGE_MODELS)  # one line per model and a few headings, not one per variant
     assert "RWKV/v6-Finch-1B6-HF (layer=0..24, pooling=mean|weighted_mean|max|last|first_last)  dim 2048" in short
     assert "with zero-shot prompts (prompt=eol: pooling=last; prompt=echo: pooling=mean|last)" in "\n".join(short)
     assert short.index("stanfordnlp/glove.6B.50d  dim 50") < short.index(

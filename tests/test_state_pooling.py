@@ -102,19 +102,19 @@ def test_state_poolings_need_an_rwkv_backbone(tiny_llama, registered):
 
 @pytest.mark.slow
 def test_a_state_sweep_of_the_real_tiny_rwkv7_equals_mteb_run(registered, shared_data, tmp_path):
-    """The tiny real RWKV-7 as fla-hub/rwkv7-191M-world: a sweep over mean and the state poolings, and one state
-    variant by `mteb run` with vectors computed afresh, on MRPC's validation split."""
+    """The tiny real RWKV-7 (its own name): a sweep over mean and the state poolings, and one state variant by
+    `mteb run` with vectors computed afresh, on MRPC's validation split."""
     from tests.conftest import cli_env, result_files
     from tests.conftest import run as run_command
 
-    model = "fla-hub/rwkv7-191M-world"
+    model = "rwkvcpp/tiny-rwkv-7v0-834K"
     env = cli_env(
         RWKV_MTEB_DATA_DIR=str(shared_data),
         RWKV_MTEB_MODEL_PATHS=f"{model}={shared_data / 'rwkvcpp' / TINY['rwkv7']}",
         RWKV_MTEB_CACHE_DIR=str(tmp_path / "cache"),
     )
     sweep = ["sweep", "-m", model, "-t", "MRPCZeroShot", "--eval-splits", "validation", "--layers", "3", "12"]
-    sweep += ["--pooling", "mean", *STATE_POOLINGS, "--augmented-sample", "0"]
+    sweep += ["--pooling", "mean", *STATE_POOLINGS, "--augmented-sample", "0", "--metric-sample", "64"]
     proc = run_command("rwkv-mteb", *sweep, "--output-folder", str(tmp_path / "sweep"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

@@ -273,7 +273,7 @@ def resolve_variant(name: str) -> ModelMeta | None:
         raise VariantError(f"{name!r}: a variant name reads {form}")
     layer = int(axes["layer"])
     if layer >= lm.hidden_states:
-        raise VariantError(f"{name!r}: {lm.name} has hidden states 0..{lm.hidden_states - 1}")
+        return None  # not a variant: the unknown-model error then names the close matches (the last layer)
     prompt = axes.get("prompt", "none")
     if prompt != "none" and prompt not in BUILTIN_PROMPTS:
         raise VariantError(f"{name!r}: prompt must be none or a built-in ({', '.join(BUILTIN_PROMPTS)}) in a name")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rwkv_mteb.layerwise.variants import POOLINGS, PROMPT_VARIANTS
+from rwkv_mteb.layerwise.variants import POOLINGS, PROMPT_VARIANTS, STATE_POOLINGS
 from rwkv_mteb.models.catalog import DEFAULT_SBERT, GLOVE_METAS, LANGUAGE_MODELS, LAYERWISE_METAS, SIMCSE_METAS
 from rwkv_mteb.mteb_internals import model_registry
 
@@ -30,5 +30,9 @@ def model_listing(expand: bool = False) -> str:
             lines.append(f"  {lm.name} (layer=0..{lm.hidden_states - 1}, pooling={'|'.join(POOLINGS)})  dim {lm.width}")
         prompts = "; ".join(f"prompt={p}: pooling={'|'.join(ps)}" for p, ps in PROMPT_VARIANTS.items() if p != "none")
         lines.append(f"  with zero-shot prompts ({prompts}); any template through `rwkv-mteb sweep --prompt`")
+        lines.append(
+            f"  resolved on demand: RWKV-6/-7 pooling={'|'.join(STATE_POOLINGS)}; interventions, e.g. "
+            "(layer=K, ablate=time_mix@3) or (layer=K, ablate=mlp@5) (README: the paper's next experiments)"
+        )
         lines.append("  (`rwkv-mteb models --all` lists every variant name)")
     return "\n".join(lines)
