@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up .venv from nothing, then run the main job: the seed paper's MRPC protocol (and STS-B) for GloVe and
 # the SBERT models, a layer sweep of SmolLM2-135M-Instruct with four zero-shot methods, MTEB result files under
-# results/, then the leaderboard (leaderboard/: JSON, tables, plots).
+# results/, then the leaderboard (leaderboard/: JSON, tables, plots). scripts/experiments.sh then adds the seed
+# paper's next experiments (interventions, RWKV state embeddings, analyze) and rebuilds the board from both.
 # Data: the hub by default; ../shared/data (GLUE layout) when it exists and RWKV_MTEB_DATA_DIR is unset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
