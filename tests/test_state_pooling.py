@@ -133,3 +133,12 @@ def test_a_state_sweep_of_the_real_tiny_rwkv7_equals_mteb_run(registered, shared
     assert proc.returncode == 0, proc.stderr[-3000:]
     ((folder, score),) = scores(tmp_path / "alone").items()
     assert score == pytest.approx(swept[folder], abs=1e-6)
+
+
+def test_the_sketch_is_part_of_the_cache_key(tiny):
+    """Vectors of another sketch width or seed are other vectors: the cache's method string names both."""
+    backbone, _ = tiny
+    sketched = LayerwiseEncoder(backbone, [2], "wkv_state", cache=False)
+    assert sketched.method() == f"wkv_state[sketch={SKETCH},seed=0]"
+    assert sketched.view([2], "wkv_state_full").method() == "wkv_state_full"
+    assert sketched.view([2], "mean", prompt="eol").method().startswith("mean|prompt=")

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import torch
 
-from rwkv_mteb.layerwise.variants import STATE_POOLINGS
+from rwkv_mteb.layerwise.variants import STATE_POOLINGS, STATE_SKETCH, STATE_SKETCH_SEED
 
 __all__ = ["SKETCH", "STATE_POOLINGS", "reduce_state", "sketch_matrices", "state_width"]
-SKETCH = 16
-SKETCH_SEED = 0
+SKETCH, SKETCH_SEED = STATE_SKETCH, STATE_SKETCH_SEED  # the cache key names both (variants.pooling_key)
 _sketches: dict[tuple[int, int], torch.Tensor] = {}
 
 

@@ -33,7 +33,7 @@ from rwkv_mteb.errors import VariantError
 from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.prompts import Prompt
 from rwkv_mteb.layerwise.session import SweepSession
-from rwkv_mteb.layerwise.variants import check_combine, check_pooling
+from rwkv_mteb.layerwise.variants import check_combine, check_pooling, pooling_key
 from rwkv_mteb.provenance.identity import worker_label
 from rwkv_mteb.provenance.records import SWEEP_PASS, THIS_EVALUATION, VECTOR_CACHE
 
@@ -133,7 +133,7 @@ class LayerwiseEncoder(InputModule):
 
     def method(self, pooling: str | None = None) -> str:
         """How this view's vectors are made, as the vector cache keys them (an intervention is part of it)."""
-        method = self.prompt.method(pooling or self.pooling)
+        method = self.prompt.method(pooling_key(pooling or self.pooling))
         return f"{method}|ablate={self.ablate.name}" if self.ablate else method
 
     def encode_texts(self, texts: list[str]) -> tuple[list[list[int]], list[int]]:

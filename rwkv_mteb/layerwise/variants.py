@@ -9,6 +9,13 @@ POOLINGS = ("mean", "weighted_mean", "max", "last", "first_last")
 # RWKV only: the recurrent state after the last token (rwkv_mteb.backbones.state); built on demand, not registered
 STATE_POOLINGS = ("wkv_state", "wkv_state_full", "shift_state")
 ALL_POOLINGS = (*POOLINGS, *STATE_POOLINGS)
+# the sketch of ``wkv_state`` (rwkv_mteb.backbones.state): width m per side and the seed of P and Q
+STATE_SKETCH, STATE_SKETCH_SEED = 16, 0
+
+
+def pooling_key(pooling: str) -> str:
+    """How the vector cache names a pooling: with every parameter that changes its vectors (the sketch's)."""
+    return f"{pooling}[sketch={STATE_SKETCH},seed={STATE_SKETCH_SEED}]" if pooling == "wkv_state" else pooling
 COMBINES = ("mean", "concat")
 # the registered prompt variants: every pooling without a prompt, PromptEOL by its last token, echo by the mean or
 # the last token of the second copy; any other template or combination is built on the fly (sweep --prompt)
