@@ -26,6 +26,7 @@ from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME
 from rwkv_mteb.provenance.sidecars import analysis_path, atomic_write_json
 from rwkv_mteb.registry import register
 from rwkv_mteb.runs.dry_run import select_tasks, texts_mteb_encodes
+from rwkv_mteb.runs.sweep_metrics import draw_sample
 
 SAMPLE = 256  # distinct texts per task
 DEPTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -80,7 +81,7 @@ def _decay_on(encoder: LayerwiseEncoder, ids: list[list[int]], batch_size: int) 
     mixes = []
     if backbone.family != "transformers":
         mixes = [b.attention if hasattr(b, "attention") else b.att for b in rwkv_blocks(backbone.model)]
-    overhead = backbone.__dict__.get("segment_overhead")
+    overhead = getattr(backbone, "segment_overhead", None)  # RWKV only
     for mix in mixes:
         mix.decay_log = []
     try:
@@ -113,13 +114,6 @@ def _lm_forward(encoder: LayerwiseEncoder) -> gradients.HiddenStates:
     return gradients.rwkv_forward(model.eval())
 
 
-def _sample(texts: list[str], size: int, seed: int) -> list[str]:
-    if len(texts) <= size:
-        return list(texts)
-    picked = np.sort(np.random.default_rng(seed).choice(len(texts), size=size, replace=False))
-    return [texts[i] for i in picked]
-
-
 def analyze_model(
     model: str, tasks: list[Any], sample: int, batch_size: int, device: str | None, seed: int
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -138,7 +132,7 @@ def analyze_model(
     forward = _lm_forward(encoder)
     files, vectors = [], {}
     for task, all_texts in per_task.items():
-        texts = _sample(all_texts, sample, seed)
+        texts = draw_sample(all_texts, sample, augmented=0, seed=seed).texts  # the sweep diagnostics' sampling
         ids = backbone.tokenizer(texts)
         logs, pooled = _decay_on(encoder, ids, batch_size)
         vectors[task] = pooled
