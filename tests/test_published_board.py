@@ -113,3 +113,28 @@ def test_label_free_picks_and_regrets_by_hand(board):
                 assert choice["regret"] == pytest.approx(best - score, abs=2e-6)
                 checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize(
+    "model,weights",
+    [("rwkvcpp/tiny-rwkv-6v0-1m", "tiny-rwkv-6v0-1m.pth"), ("rwkvcpp/tiny-rwkv-7v0-834K", "tiny-rwkv-7v0-834K.pth")],
+)
+def test_published_memory_lengths_from_the_weights(board, shared_data, model, weights):
+    """analyze's bias-only memory length per block, again from the .pth: tau = exp(-time_decay) tokens for
+    RWKV-6, 1 / (0.606531 sigmoid(w0)) for RWKV-7; per head the median over channels, then over heads."""
+    import numpy as np
+    import torch
+
+    (analysis,) = [a for a in board["analyses"] if a["model"] == model]
+    state = torch.load(shared_data / "rwkvcpp" / weights, map_location="cpu")
+    for layer in analysis["layers"][:-1]:
+        i = layer["block"]
+        if "7v0" in weights:
+            heads = state[f"blocks.{i}.att.r_k"].shape[0]
+            w0 = state[f"blocks.{i}.att.w0"].double().numpy().reshape(heads, -1)
+            tau = 1 / (0.606531 / (1 + np.exp(-w0)))
+        else:
+            heads = state[f"blocks.{i}.att.time_faaaa"].shape[0]
+            tau = np.exp(-state[f"blocks.{i}.att.time_decay"].double().numpy().reshape(heads, -1))
+        expected = float(np.median(np.median(tau, axis=1)))
+        assert layer["memory_static_median"] == pytest.approx(expected, rel=1e-5), (model, i)
