@@ -112,7 +112,7 @@ class NativeRwkv(Backbone):
                         acc.add(slots[index], hidden, segment.start)
                 if index >= deepest:
                     break
-            ending = (lengths[: segment.rows] == segment.end).nonzero().squeeze(1)
+            ending = (lengths[: segment.rows] == segment.end).nonzero().squeeze(1) if states else None
             for pooling, buffer in states.items():
                 for layer, slot in slots.items():
                     block = min(layer, len(state) - 1)  # ln_out has no state of its own: the last block's
