@@ -274,6 +274,19 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_leaderboard)
 
 
+def _migrate(args: argparse.Namespace) -> None:
+    from rwkv_mteb.provenance.migrate import migrate
+
+    variants, predictions = migrate(Path(args.folder))
+    print(f"moved {variants} variant folder(s) and {predictions} prediction file(s) into MTEB's experiment layout")
+
+
+def _add_migrate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("migrate-results", help="Move variant folders of older runs into MTEB's experiment layout")
+    p.add_argument("folder", help="an --output-folder of a run (holding results/)")
+    p.set_defaults(func=_migrate)
+
+
 def _size(n: float) -> str:
     """Decimal units, as disks are sold (and as RWKV_MTEB_CACHE_MAX reads them)."""
     return ByteSize(int(n)).human_readable(decimal=True)
@@ -359,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep(sub)
     _add_analyze(sub)
     _add_leaderboard(sub)
+    _add_migrate(sub)
     _add_make_checkpoint(sub)
     _add_cache(sub)
     return parser

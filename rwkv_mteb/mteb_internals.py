@@ -164,7 +164,8 @@ def install_unknown_model_errors(
 ) -> None:
     """A model name neither registered nor loadable from the hub becomes one line with the close matches
     (registered names, ours and MTEB's), online or offline, instead of a hub traceback. ``resolve``: the meta of
-    an unregistered name built on demand (a variant of ours), registered on first use."""
+    an unregistered name built on demand (a variant of ours: its model's meta with the variant as
+    ``experiment_kwargs``), returned as it is (the registry keeps one entry per model)."""
     original = _get_model_meta_module.get_model_meta
     if _marked(original):
         return
@@ -173,7 +174,7 @@ def install_unknown_model_errors(
         if model_name not in MODEL_REGISTRY:
             made = resolve(model_name)
             if made is not None:
-                add_model(made)
+                return made
         try:
             meta = original(model_name, revision, fetch_from_hf, **kwargs)
             if meta.loader is None and model_name not in MODEL_REGISTRY:

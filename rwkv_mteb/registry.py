@@ -87,7 +87,8 @@ def _register_models() -> None:
 
 
 def our_model_names() -> list[str]:
-    return [m.name for m in catalog.OWN_METAS] + [lm.name for lm in catalog.LANGUAGE_MODELS]
+    """Every name we serve: the models, and their registered variant names (for close-match hints)."""
+    return [m.name for m in catalog.OWN_METAS] + catalog.registered_variant_names()
 
 
 def register() -> None:
@@ -115,19 +116,16 @@ def register() -> None:
 def load_encoder(
     name: str, revision: str | None = None, device: str | int | None = None, **options: Any
 ) -> SentenceTransformer:
-    """The ``SentenceTransformer`` behind a model name rwkv-mteb serves (RWKV, GloVe, SBERT, SimCSE), or
-    behind a bare language model name with explicit options (``layers=[1, 3], combine="concat"``)."""
+    """The ``SentenceTransformer`` behind a model name rwkv-mteb serves (RWKV, GloVe, SBERT, SimCSE): a variant
+    name, or a language model's name with its axes as options (``layer=3``, ``layers=[1, 3], combine="concat"``)."""
     register()
     meta = mteb_internals.model_registry().get(name) or catalog.resolve_variant(name)
-    if meta is not None and meta.loader is mteb_loader:
-        kwargs = {**meta.loader_kwargs, **options}
-    elif name in catalog.LANGUAGE_MODELS_BY_NAME:
-        kwargs = {**catalog.layerwise_kwargs(catalog.LANGUAGE_MODELS_BY_NAME[name]), **options}
-    else:
+    if meta is None or meta.loader is not mteb_loader:
         close = difflib.get_close_matches(name, our_model_names(), n=3)
         hint = f" Did you mean {close}?" if close else ""
         raise ModelUnavailableError(
             f"unknown model {name!r}: rwkv-mteb serves {len(our_model_names())} model names "
             f"(list them with `rwkv-mteb models`).{hint}"
         )
-    return build_model(name, revision, device, **kwargs)
+    kwargs = {**meta.loader_kwargs, **(meta.experiment_kwargs or {}), **options}
+    return build_model(meta.name, revision, device, **kwargs)

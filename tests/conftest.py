@@ -92,6 +92,17 @@ def result_files(folder: Path, task: str) -> list[Path]:
     return sorted(p for p in folder.rglob(f"{task}.json") if p.parent.name != "profiles")
 
 
+def variant_of(result: Path) -> str:
+    """The name a user types for the model of a result file, from the model meta MTEB saved beside it (its
+    name, then its experiment: ``"<model> (layer=K, ...)"``)."""
+    import json
+
+    from rwkv_mteb.layerwise.variants import display_name
+
+    meta = json.loads((result.parent / "model_meta.json").read_text())
+    return display_name(meta["name"], meta.get("experiment_kwargs"))
+
+
 @pytest.fixture(scope="session")
 def results(tmp_path_factory, shared_data, small_rwkv):
     """Real result folders: GloVe on MRPC through `protocol`, a layer sweep of a small random RWKV-6 (intact and

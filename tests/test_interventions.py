@@ -160,11 +160,14 @@ def test_transformers_hooks_equal_a_model_whose_module_is_replaced(tiny_llama, s
     assert float((hooked[-1] - intact[-1]).abs().max()) > 1e-4  # the hooks are gone afterwards, and mattered
 
 
-def test_the_axis_reaches_cache_keys_revisions_and_saved_configs(small_rwkv, tmp_path):
+def test_the_axis_reaches_cache_keys_experiments_and_saved_configs(small_rwkv, tmp_path):
     encoder = LayerwiseEncoder(NativeRwkv(small_rwkv), [2], cache=False)
     ablated = encoder.view([2], ablate="time_mix@1")
     assert encoder.method() == "mean" and ablated.method() == "mean|ablate=time_mix@1"
-    assert ablated.revision == f"{encoder.revision}-ablate-{Intervention.parse('time_mix@1').digest}"
+    # the same weights (revision), another experiment: MTEB files them apart
+    assert ablated.revision == encoder.revision
+    assert encoder.experiment_kwargs == {"layer": 2}
+    assert ablated.experiment_kwargs == {"layer": 2, "ablate": "time_mix@1"}
     texts = ["a short sentence", "another one, a little longer than that"]
     intact, changed = encoder.pooled_layers(texts), ablated.pooled_layers(texts)
     assert np.abs(intact - changed).max() > 1e-4
@@ -183,7 +186,8 @@ def test_names_with_the_axis_resolve_without_registration(registered, small_rwkv
 
     name = "RWKV/v6-Finch-1B6-HF (layer=2, pooling=last, ablate=block@0+decay=static@1)"
     meta = mteb.get_model_meta(name)
-    assert meta.loader_kwargs["ablate"] == "block@0+decay=static@1" and meta.loader_kwargs["layers"] == [2]
+    assert meta.name == "RWKV/v6-Finch-1B6-HF"  # MTEB's model, the variant its experiment
+    assert meta.experiment_kwargs == {"layer": 2, "pooling": "last", "ablate": "block@0+decay=static@1"}
     with pytest.raises(VariantError, match="write this variant as"):
         mteb.get_model_meta("RWKV/v6-Finch-1B6-HF (layer=2, ablate=decay=static@1+block@0)")
     with pytest.raises(VariantError, match="does not apply to a transformers model"):
@@ -201,7 +205,7 @@ def test_a_sweep_over_interventions_equals_separate_mteb_runs(registered, small_
     import json
     import sqlite3
 
-    from tests.conftest import cli_env, result_files
+    from tests.conftest import cli_env, result_files, variant_of
     from tests.conftest import run as run_command
 
     model = "RWKV/v6-Finch-1B6-HF"
@@ -220,18 +224,15 @@ def test_a_sweep_over_interventions_equals_separate_mteb_runs(registered, small_
         out = {}
         for path in result_files(folder, "MRPCZeroShot"):
             data = json.loads(path.read_text())
-            out[path.parent.parent.name, path.parent.name] = data["scores"]["validation"][0]["main_score"]
+            out[variant_of(path), path.parents[2].name] = data["scores"]["validation"][0]["main_score"]
         return out
 
     swept = scores(tmp_path / "sweep")
     names = {f"{model} (layer={k}{a})" for k in (1, 3) for a in ("", ", ablate=time_mix@1")}
     names |= {f"{model} (layer={k}, ablate=channel_mix@0+decay=scale:0.5@2)" for k in (1, 3)}
-    assert {folder for folder, _ in swept} == {n.replace("/", "__").replace(" ", "_") for n in names}
-    revisions = {folder: rev for folder, rev in swept}
-    intact = revisions[f"{model} (layer=3)".replace("/", "__").replace(" ", "_")]
-    ablated = revisions[f"{model} (layer=3, ablate=time_mix@1)".replace("/", "__").replace(" ", "_")]
-    assert ablated == f"{intact}-ablate-{Intervention.parse('time_mix@1').digest}"
-    by_folder = {folder: score for (folder, _), score in swept.items()}
+    assert {name for name, _ in swept} == names
+    assert len({revision for _, revision in swept}) == 1  # one model, its interventions experiments of it
+    by_folder = {name: score for (name, _), score in swept.items()}
     assert len(set(by_folder.values())) == len(by_folder)  # six different vector sets, six different scores
 
     (cache_file,) = (tmp_path / "cache" / "vectors").glob("*.sqlite")

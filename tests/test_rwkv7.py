@@ -179,15 +179,18 @@ V7 = "fla-hub/rwkv7-191M-world"
 def test_rwkv7_names_are_registered(registered):
     import mteb
 
+    from rwkv_mteb.layerwise.variants import display_name
+
     for name in [f"{V7} (layer=0)", f"{V7} (layer=12, pooling=last)", "fla-hub/rwkv7-1.5B-world (layer=24)"]:
         meta = mteb.get_model_meta(name)
-        assert meta.name == name and meta.loader_kwargs["family"] == "rwkv7"
+        assert display_name(meta.name, meta.experiment_kwargs) == name and meta.loader_kwargs["family"] == "rwkv7"
+    assert mteb.get_model_meta(V7).experiment_kwargs is None  # the model itself; its layers are experiments
 
 
 @pytest.mark.slow
 def test_mteb_run_and_sweep_of_a_made_rwkv7_checkpoint(tmp_path, shared_data, registered):
     from rwkv_mteb.cli import main
-    from tests.conftest import cli_env, result_files, run
+    from tests.conftest import cli_env, result_files, run, variant_of
 
     made = tmp_path / "made"
     assert main(["make-checkpoint", "--arch", "rwkv7", "--layers", "2", "--hidden", "64", "--out", str(made)]) == 0
@@ -202,11 +205,13 @@ def test_mteb_run_and_sweep_of_a_made_rwkv7_checkpoint(tmp_path, shared_data, re
     proc = run("mteb", "run", "-m", f"{V7} (layer=1)", *common, "--output-folder", str(tmp_path / "run"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (single,) = result_files(tmp_path / "run", "MRPCZeroShot")
-    assert single.parent.parent.name == "fla-hub__rwkv7-191M-world_(layer=1)"
+    assert variant_of(single) == f"{V7} (layer=1)"
+    assert single.parent.parent.name == "experiments" and single.parent.name == "layer_1"  # MTEB's layout
     sweep = ["sweep", "-m", V7, *common, "--augmented-sample", "0", "--output-folder", str(tmp_path / "sweep")]
     proc = run("rwkv-mteb", *sweep, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    swept = result_files(tmp_path / "sweep", "MRPCZeroShot")
-    assert [p.parent.parent.name for p in swept] == [f"fla-hub__rwkv7-191M-world_(layer={k})" for k in range(3)]
-    assert json.loads(swept[1].read_text())["scores"] == json.loads(single.read_text())["scores"]
-    assert swept[1].parent.name == single.parent.name  # the same checkpoint identity
+    swept = {variant_of(p): p for p in result_files(tmp_path / "sweep", "MRPCZeroShot")}
+    assert sorted(swept) == [f"{V7} (layer={k})" for k in range(3)]
+    layer1 = swept[f"{V7} (layer=1)"]
+    assert json.loads(layer1.read_text())["scores"] == json.loads(single.read_text())["scores"]
+    assert layer1.parents[2].name == single.parents[2].name  # the same checkpoint identity (revision)

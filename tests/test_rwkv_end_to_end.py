@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import cli_env, result_files, run
+from tests.conftest import cli_env, result_files, run, variant_of
 
 pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
 BASE = "RWKV/v6-Finch-1B6-HF"
@@ -68,6 +68,8 @@ def scores(path):
 def test_registered_names():
     import mteb
 
+    from rwkv_mteb.layerwise.variants import display_name
+
     for name in [
         f"{BASE} (layer=0)",
         f"{BASE} (layer=24)",
@@ -76,7 +78,8 @@ def test_registered_names():
         "RWKV/rwkv-4-169m-pile (layer=12)",
         "openai-community/gpt2 (layer=6, pooling=last)",
     ]:
-        assert mteb.get_model_meta(name).name == name
+        meta = mteb.get_model_meta(name)  # the model, the variant its experiment
+        assert display_name(meta.name, meta.experiment_kwargs) == name and meta.name == name.partition(" (")[0]
     from rwkv_mteb.errors import ModelUnavailableError
 
     with pytest.raises(ModelUnavailableError, match=r"did you mean .*'RWKV/v6-Finch-1B6-HF \(layer=24\)'"):
@@ -91,7 +94,7 @@ def test_mteb_run_layer_variant_offline(tmp_path, shared_data, checkpoint):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (result,) = result_files(tmp_path / "out", "MRPCZeroShot")
-    assert result.parent.parent.name == "RWKV__v6-Finch-1B6-HF_(layer=1)"
+    assert variant_of(result) == f"{BASE} (layer=1)"
     # the harness's number is the cosine Spearman of this checkpoint's layer 1, computed here independently
     import numpy as np
     from scipy.stats import spearmanr
@@ -111,7 +114,7 @@ def test_mteb_run_layer_variant_offline(tmp_path, shared_data, checkpoint):
         a, b = (model.encode(list(data[c]), normalize_embeddings=True) for c in ("sentence1", "sentence2"))
     expected = spearmanr(np.sum(a * b, axis=1), data["score"]).statistic
     assert scores(result)["validation"] == pytest.approx(expected, abs=1e-6)
-    assert result.parent.name == model[0].revision
+    assert result.parents[2].name == model[0].revision
 
 
 def test_layer_the_checkpoint_lacks_is_one_line(tmp_path, shared_data, checkpoint):
@@ -142,8 +145,8 @@ def test_sweep_writes_one_result_per_layer_and_fills_the_cache(tmp_path, shared_
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = result_files(tmp_path / "out", "MRPCZeroShot")
-    assert [p.parent.parent.name for p in results] == [f"RWKV__v6-Finch-1B6-HF_(layer={k})" for k in range(3)]
+    results = sorted(result_files(tmp_path / "out", "MRPCZeroShot"), key=variant_of)
+    assert [variant_of(p) for p in results] == [f"{BASE} (layer={k})" for k in range(3)]
     caches = list((tmp_path / "cache" / "vectors").glob("*.sqlite"))
     assert len(caches) == 1
     # a plain `mteb run` of one layer afterwards gives the same number as the sweep (from the cache)

@@ -97,14 +97,14 @@ def test_state_poolings_need_an_rwkv_backbone(tiny_llama, registered):
     with pytest.raises(VariantError, match="reads RWKV's recurrent state"):
         mteb.get_model_meta("HuggingFaceTB/SmolLM2-135M-Instruct (layer=2, pooling=shift_state)")
     meta = mteb.get_model_meta("RWKV/v6-Finch-1B6-HF (layer=2, pooling=wkv_state)")
-    assert meta.loader_kwargs["pooling"] == "wkv_state"
+    assert meta.experiment_kwargs == {"layer": 2, "pooling": "wkv_state"}
 
 
 @pytest.mark.slow
 def test_a_state_sweep_of_the_real_tiny_rwkv7_equals_mteb_run(registered, shared_data, tmp_path):
     """The tiny real RWKV-7 (its own name): a sweep over mean and the state poolings, and one state variant by
     `mteb run` with vectors computed afresh, on MRPC's validation split."""
-    from tests.conftest import cli_env, result_files
+    from tests.conftest import cli_env, result_files, variant_of
     from tests.conftest import run as run_command
 
     model = "rwkvcpp/tiny-rwkv-7v0-834K"
@@ -120,7 +120,7 @@ def test_a_state_sweep_of_the_real_tiny_rwkv7_equals_mteb_run(registered, shared
 
     def scores(folder):
         return {
-            p.parent.parent.name: json.loads(p.read_text())["scores"]["validation"][0]["main_score"]
+            variant_of(p): json.loads(p.read_text())["scores"]["validation"][0]["main_score"]
             for p in result_files(folder, "MRPCZeroShot")
         }
 

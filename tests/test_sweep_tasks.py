@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from rwkv_mteb.layerwise.prompts import Prompt
-from tests.conftest import cli_env, result_files, run
+from tests.conftest import cli_env, result_files, run, variant_of
 
 pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
 TASKS = ["STSBenchmarkZeroShot", "MRPCPairClassification", "STSBGenreClassification"]
@@ -19,9 +19,7 @@ LAYERS = [0, 2]
 
 def main_scores(folder, task):
     return {
-        path.parent.parent.name: {
-            s: rows[0]["main_score"] for s, rows in json.loads(path.read_text())["scores"].items()
-        }
+        variant_of(path): {s: rows[0]["main_score"] for s, rows in json.loads(path.read_text())["scores"].items()}
         for path in result_files(folder, task)
     }
 
@@ -40,8 +38,8 @@ def test_one_sweep_over_three_task_types_equals_separate_runs(which, small_rwkv,
     proc = run("rwkv-mteb", *command, "--output-folder", str(tmp_path / "sweep"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    variants = {  # MTEB's result folders: "/" -> "__", " " -> "_"
-        f"{model} (layer={k}{axes})".replace("/", "__").replace(" ", "_")
+    variants = {
+        f"{model} (layer={k}{axes})"
         for k in LAYERS
         for axes in ("", ", pooling=weighted_mean", ", prompt=echo", ", pooling=weighted_mean, prompt=echo")
     }

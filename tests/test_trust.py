@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from rwkv_mteb.errors import CorruptFileError, PublishError
-from tests.conftest import cli_env, result_files, run
+from tests.conftest import cli_env, result_files, run, variant_of
 
 pytestmark = pytest.mark.usefixtures("registered")
 BASE = "RWKV/v6-Finch-1B6-HF"
@@ -56,16 +56,21 @@ def tamper_weights(checkpoint):
 
 def validation_scores(folder, layer):
     """revision folder -> MRPC validation score of that layer variant"""
-    paths = [p for p in result_files(folder, "MRPCZeroShot") if f"(layer={layer})" in str(p)]
-    return {p.parent.name: json.loads(p.read_text())["scores"]["validation"][0]["main_score"] for p in paths}
+    paths = [p for p in result_files(folder, "MRPCZeroShot") if variant_of(p).endswith(f"(layer={layer})")]
+    return {p.parents[2].name: json.loads(p.read_text())["scores"]["validation"][0]["main_score"] for p in paths}
 
 
 def sweep_once(out, layers=(1, 2)):
     from rwkv_mteb.runs.sweep import sweep
 
     sweep(
-        model=BASE, tasks=["MRPCZeroShot"], layers=list(layers), output_folder=out, eval_splits=["validation"],
-        show_progress_bar=False, augmented_sample=0,
+        model=BASE,
+        tasks=["MRPCZeroShot"],
+        layers=list(layers),
+        output_folder=out,
+        eval_splits=["validation"],
+        show_progress_bar=False,
+        augmented_sample=0,
     )
 
 

@@ -56,8 +56,11 @@ class Provenance(Record):
 
 
 class Entry(Record):
-    model: str = Field(description="model variant name as registered with MTEB")
+    model: str = Field(description="the model as a user names it: a variant is '<MTEB model> (layer=K, ...)'")
     revision: str
+    experiment: str | None = Field(
+        None, description="MTEB's experiment folder of a variant (results/<model>/<revision>/experiments/<name>/)"
+    )
     family: str = Field(description="glove, sbert, simcse, rwkv6, rwkv4, ... or other")
     base_model: str
     layer: int | None = Field(description="hidden state pooled (reference layout), null for sentence encoders")

@@ -33,7 +33,7 @@ from rwkv_mteb.errors import VariantError
 from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.prompts import Prompt
 from rwkv_mteb.layerwise.session import SweepSession
-from rwkv_mteb.layerwise.variants import check_combine, check_pooling, pooling_key
+from rwkv_mteb.layerwise.variants import check_combine, check_pooling, experiment_kwargs, pooling_key
 from rwkv_mteb.provenance.identity import worker_label
 from rwkv_mteb.provenance.records import SWEEP_PASS, THIS_EVALUATION, VECTOR_CACHE
 
@@ -95,10 +95,14 @@ class LayerwiseEncoder(InputModule):
 
     @property
     def revision(self) -> str:
-        """How MTEB files this model's results: the checkpoint's hub commit or content digest, then the
-        intervention's digest (``-ablate-<digest>``), so an intervened model is never filed as the intact one."""
-        revision = self.backbone.revision
-        return f"{revision}-ablate-{self.ablate.digest}" if self.ablate else revision
+        """How MTEB files this model's results: the checkpoint's hub commit or content digest. The variant (layer,
+        pooling, prompt, intervention) is the experiment, not the revision: see :attr:`experiment_kwargs`."""
+        return self.backbone.revision
+
+    @property
+    def experiment_kwargs(self) -> dict[str, object]:
+        """This view as MTEB's ``experiment_kwargs``: what its vectors are (the result folder MTEB files it in)."""
+        return experiment_kwargs(self.layers, self.pooling, self.prompt.name, self.ablate.name, self.combine)
 
     @property
     def cache(self) -> VectorCache | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from huggingface_hub import snapshot_download
@@ -131,7 +132,7 @@ def layerwise_encoder(
     base: str,
     *,
     family: str,
-    layers: list[int] | None,
+    layers: list[int] | None = None,
     name: str | None = None,
     revision: str | None = None,
     device: str | None = None,
@@ -147,7 +148,9 @@ def layerwise_encoder(
     :mod:`rwkv_mteb.layerwise.prompts`; ``ablate``: an intervention, :mod:`rwkv_mteb.interventions`);
     ``session``: what a sweep shares with every view of it."""
     if not layers:
-        raise ModelUnavailableError(f"say which layer(s) of {base} to pool: e.g. '{base} (layer=1)', or layers=[1]")
+        raise ModelUnavailableError(
+            f"say which layer of {base} to pool: the name '{base} (layer=1)', or mteb.get_model({base!r}, layer=1)"
+        )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
     source, local = resolve_source(base, name or base, family, revision)
@@ -174,7 +177,19 @@ def layerwise_encoder(
 
 
 def layerwise(
-    name: str, revision: str | None = None, device: str | None = None, *, base: str, **options: object
+    name: str,
+    revision: str | None = None,
+    device: str | None = None,
+    *,
+    base: str,
+    layer: int | None = None,
+    template: str | None = None,
+    **options: Any,
 ) -> SentenceTransformer:
-    """The SentenceTransformer of a layer-wise variant (``loader_kwargs``: base, family, layers, pooling, ...)."""
-    return layerwise_encoder(base, name=name, revision=revision, device=device, **options).as_model()  # type: ignore[arg-type]
+    """The SentenceTransformer of a layer-wise variant: ``loader_kwargs`` (base, family, a user prompt's
+    ``template``) merged with the variant's ``experiment_kwargs`` (``layer`` or ``layers``, pooling, prompt, ...)."""
+    if layer is not None:
+        options["layers"] = [layer]
+    if template is not None:
+        options["prompt"] = template
+    return layerwise_encoder(base, name=name, revision=revision, device=device, **options).as_model()

@@ -15,7 +15,13 @@ from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderW
 from rwkv_mteb.errors import VariantError
 from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.prompts import BUILTIN_PROMPTS
-from rwkv_mteb.layerwise.variants import PROMPT_VARIANTS, check_pooling, parse_variant_name, variant_name
+from rwkv_mteb.layerwise.variants import (
+    PROMPT_VARIANTS,
+    check_pooling,
+    experiment_kwargs,
+    parse_variant_name,
+    variant_name,
+)
 from rwkv_mteb.models.loader import mteb_loader
 from rwkv_mteb.models.sources import MINILM, MPNET, SMOLLM2
 
@@ -211,16 +217,26 @@ LANGUAGE_MODELS = [
 LANGUAGE_MODELS_BY_NAME = {lm.name: lm for lm in LANGUAGE_MODELS}
 
 
-def layerwise_kwargs(
-    lm: LanguageModel,
-    layers: list[int] | None = None,
-    pooling: str = "mean",
-    prompt: str | None = None,
-    ablate: str = "none",
-) -> dict[str, Any]:
-    kwargs = {"builder": "layerwise", "base": lm.name, "family": lm.family, "layers": layers, "pooling": pooling}
-    kwargs = {**kwargs, "prompt": prompt} if prompt and prompt != "none" else kwargs
-    return {**kwargs, "ablate": ablate} if ablate != "none" else kwargs
+def layerwise_kwargs(lm: LanguageModel, template: str | None = None) -> dict[str, Any]:
+    """What the loader needs to build any variant of ``lm``; the variant itself comes as ``experiment_kwargs``
+    (``template``: a user prompt's text, which its label ``tpl-<digest>`` cannot carry)."""
+    kwargs = {"builder": "layerwise", "base": lm.name, "family": lm.family}
+    return {**kwargs, "template": template} if template else kwargs
+
+
+def _lm_meta(lm: LanguageModel, **fields: Any) -> ModelMeta:
+    return _meta(
+        lm.name,
+        release_date=lm.release_date,
+        n_parameters=lm.n_parameters,
+        max_tokens=lm.max_tokens,
+        embed_dim=lm.width,
+        license=lm.license,
+        framework=["PyTorch", "Sentence Transformers"],
+        reference=lm.reference or f"https://huggingface.co/{lm.name}",
+        citation=lm.citation,
+        **fields,
+    )
 
 
 def layerwise_meta(
@@ -231,38 +247,37 @@ def layerwise_meta(
     template: str | None = None,
     ablate: str = "none",
 ) -> ModelMeta:
-    """``prompt``: the variant's label; ``template``: what the loader applies (a built-in is named by its label);
-    ``ablate``: an intervention's canonical text."""
-    return _meta(
-        variant_name(lm.name, layer, pooling, prompt, ablate),
-        loader_kwargs=layerwise_kwargs(lm, [layer], pooling, template or prompt, ablate),
-        release_date=lm.release_date,
-        n_parameters=lm.n_parameters,
-        max_tokens=lm.max_tokens,
-        embed_dim=lm.width,
-        license=lm.license,
-        framework=["PyTorch", "Sentence Transformers"],
-        reference=lm.reference or f"https://huggingface.co/{lm.name}",
-        adapted_from=lm.name,
-        citation=lm.citation,
-    )
+    """One variant of ``lm`` as MTEB models an ablation: the language model's own name and metadata, the variant
+    in ``experiment_kwargs`` (so MTEB files it under ``<model>/<revision>/experiments/<name>/``). ``prompt``: the
+    variant's label; ``template``: a user prompt's text (a built-in is named by its label); ``ablate``: an
+    intervention's canonical text."""
+    kwargs = experiment_kwargs(layer, pooling, prompt, ablate)
+    builtin = template is None or template == prompt
+    return _lm_meta(lm, loader_kwargs=layerwise_kwargs(lm, None if builtin else template), experiment_kwargs=kwargs)
 
 
-LAYERWISE_METAS = [
-    layerwise_meta(lm, layer, pooling, prompt)
-    for lm in LANGUAGE_MODELS
-    for layer in range(lm.hidden_states)
-    for prompt, poolings in PROMPT_VARIANTS.items()
-    for pooling in poolings
-]
+# one registered meta per language model, its variants given as experiment kwargs:
+# mteb.get_model("HuggingFaceTB/SmolLM2-135M-Instruct", layer=12, pooling="last")
+LANGUAGE_MODEL_METAS = [_lm_meta(lm, loader_kwargs=layerwise_kwargs(lm)) for lm in LANGUAGE_MODELS]
+OWN_METAS = [*GLOVE_METAS, *SIMCSE_METAS, *LANGUAGE_MODEL_METAS]
 
-OWN_METAS = [*GLOVE_METAS, *SIMCSE_METAS, *LAYERWISE_METAS]
+
+def registered_variant_names() -> list[str]:
+    """The variant names of the registered axes (every layer by the prompt variants' poolings), for listings."""
+    return [
+        variant_name(lm.name, layer, pooling, prompt)
+        for lm in LANGUAGE_MODELS
+        for layer in range(lm.hidden_states)
+        for prompt, poolings in PROMPT_VARIANTS.items()
+        for pooling in poolings
+    ]
 
 
 def resolve_variant(name: str) -> ModelMeta | None:
-    """The meta of a variant name that is not registered (any layer, pooling, built-in prompt and intervention of a
-    language model rwkv-mteb knows), so ``mteb run -m "<model> (layer=K, ablate=time_mix@3)"`` works; None for a
-    name that is not of that form. A malformed axis is one error line."""
+    """The meta of a variant name (any layer, pooling, built-in prompt and intervention of a language model
+    rwkv-mteb knows): the language model's meta with the variant as ``experiment_kwargs``, so
+    ``mteb run -m "<model> (layer=K, ablate=time_mix@3)"`` files its results as MTEB's experiment of that model.
+    None for a name that is not of that form; a malformed axis is one error line."""
     parsed = parse_variant_name(name)
     if parsed is None or parsed[0] not in LANGUAGE_MODELS_BY_NAME:
         return None
@@ -280,7 +295,7 @@ def resolve_variant(name: str) -> ModelMeta | None:
     ablate = Intervention.parse(axes.get("ablate"))
     ablate.check(lm.family, lm.hidden_states - 1)
     pooling = check_pooling(axes.get("pooling", "mean"), lm.family)
-    meta = layerwise_meta(lm, layer, pooling, prompt, ablate=ablate.name)
-    if meta.name != name:  # one name per variant, so its results are filed once
-        raise VariantError(f"{name!r}: write this variant as {meta.name!r}")
-    return meta
+    canonical = variant_name(lm.name, layer, pooling, prompt, ablate.name)
+    if canonical != name:  # one name per variant, so its results are filed once
+        raise VariantError(f"{name!r}: write this variant as {canonical!r}")
+    return layerwise_meta(lm, layer, pooling, prompt, ablate=ablate.name)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 from rwkv_mteb.layerwise.variants import POOLINGS, PROMPT_VARIANTS, STATE_POOLINGS
-from rwkv_mteb.models.catalog import DEFAULT_SBERT, GLOVE_METAS, LANGUAGE_MODELS, LAYERWISE_METAS, SIMCSE_METAS
+from rwkv_mteb.models.catalog import (
+    DEFAULT_SBERT,
+    GLOVE_METAS,
+    LANGUAGE_MODELS,
+    SIMCSE_METAS,
+    registered_variant_names,
+)
 from rwkv_mteb.mteb_internals import model_registry
 
 
@@ -24,7 +30,7 @@ def model_listing(expand: bool = False) -> str:
     lines += [f"  {m.name}  dim {m.embed_dim}" for m in SIMCSE_METAS]
     lines += ["Language models, layer by layer ('(layer=K)' alone means mean pooling of the plain text)"]
     if expand:
-        lines += [f"  {m.name}" for m in sorted(LAYERWISE_METAS, key=lambda m: natural_key(m.name))]
+        lines += [f"  {name}" for name in sorted(registered_variant_names(), key=natural_key)]
     else:
         for lm in LANGUAGE_MODELS:
             lines.append(f"  {lm.name} (layer=0..{lm.hidden_states - 1}, pooling={'|'.join(POOLINGS)})  dim {lm.width}")

@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from rwkv_mteb.errors import CorruptFileError
+from rwkv_mteb.layerwise.variants import display_name
 from rwkv_mteb.provenance.identity import worker_label
 from rwkv_mteb.provenance.memory import measured
 from rwkv_mteb.provenance.records import (
@@ -119,8 +120,8 @@ class Profiler:
 
     @property
     def model_name(self) -> str | None:
-        meta = getattr(self.model, "mteb_model_meta", None)
-        return meta.name if meta is not None else None
+        """The model with its experiment (a sweep's variants share MTEB's name and revision)."""
+        return identity_name(getattr(self.model, "mteb_model_meta", None))
 
     @property
     def model_revision(self) -> str | None:
@@ -192,7 +193,7 @@ class Profiler:
             dtype = str(param.dtype).removeprefix("torch.") if param is not None else None
         meta = getattr(self.model, "mteb_model_meta", None)
         return ProfileRecord(
-            model=getattr(meta, "name", None),
+            model=identity_name(meta),
             revision=getattr(meta, "revision", None),
             task=key[0],
             split=key[1],
@@ -235,6 +236,12 @@ def _finish(record: ProfileRecord, sweep_pass: Any) -> None:
     record.sentences_per_second = sentences / seconds if ok else None
     record.tokens_per_second = tokens / seconds if ok and tokens is not None else None
     record.seconds_per_pair = 2 * seconds / sentences if ok and record.pair_task else None
+
+
+def identity_name(meta: Any) -> str | None:
+    """A model meta's name with its experiment, as a user types it: ``"<model> (layer=3)"``."""
+    name = getattr(meta, "name", None)
+    return display_name(name, getattr(meta, "experiment_kwargs", None)) if name is not None else None
 
 
 def profile(model: Any, load_seconds: float | None = None) -> Any:
@@ -298,7 +305,7 @@ def _stable_model_meta(folder: Path) -> None:
 def after_result_saved(result_path: Path, task_result: Any, model: Any) -> None:
     """Runs each time MTEB saves a task result: the profiles of the splits this process encoded, and the
     command that produced them, go beside the result file."""
-    name = model if isinstance(model, str) else getattr(model, "name", None)
+    name = model if isinstance(model, str) else identity_name(model)
     revision = None if isinstance(model, str) else getattr(model, "revision", None)
     task_name = task_result.task_name
     records = _records_for(task_name, name, revision)

@@ -57,7 +57,7 @@ class PassCost(Record):
 class ProfileRecord(Record):
     """The cost of encoding one split (and subset) of one task with one model."""
 
-    model: str | None = Field(description="model name as registered with MTEB")
+    model: str | None = Field(description="the model as a user names it: MTEB's name, then its experiment (layer=K)")
     revision: str | None = Field(description="MTEB revision: hub commit, or sha256-<digest> of local weights")
     task: str
     split: str

@@ -45,6 +45,13 @@ def diagnostics_path(
     return output_folder / "diagnostics" / f"{model.replace('/', '__')}__{method}__{task}.json"
 
 
+def prediction_folder(output_folder: Path, meta: Any) -> Path:
+    """Where MTEB's per-pair predictions of a model go: ``predictions/<model>/`` as MTEB names its folder, then
+    ``experiments/<name>/`` for an experiment (the variants of one model must not share a file)."""
+    folder = output_folder / "predictions" / meta.model_name_as_path()
+    return folder / "experiments" / meta.experiment_name if meta.experiment_name else folder
+
+
 def analysis_path(output_folder: Path, model: str, task: str) -> Path:
     """``rwkv-mteb analyze``'s file for one model and task, beside a sweep's diagnostics."""
     return output_folder / "analysis" / f"{model.replace('/', '__')}__{task}.json"

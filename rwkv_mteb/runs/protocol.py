@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from rwkv_mteb.errors import RwkvMtebError
 from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
 from rwkv_mteb.provenance.profiling import profile
+from rwkv_mteb.provenance.sidecars import prediction_folder
 from rwkv_mteb.registry import register
 from rwkv_mteb.runs import ray as on_ray
 
@@ -44,7 +45,7 @@ def evaluate(
             model,
             tasks,
             cache=mteb.ResultCache(out),
-            prediction_folder=out / "predictions" / model.mteb_model_meta.model_name_as_path(),
+            prediction_folder=prediction_folder(out, model.mteb_model_meta),
             encode_kwargs=encode_kwargs,
             overwrite_strategy=overwrite_strategy,
             show_progress_bar=show_progress_bar,

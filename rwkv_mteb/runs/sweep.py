@@ -28,12 +28,13 @@ from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
 from rwkv_mteb.layerwise.prompts import Prompt
 from rwkv_mteb.layerwise.session import SweepSession
-from rwkv_mteb.layerwise.variants import PROMPT_VARIANTS, check_pooling, variant_name
+from rwkv_mteb.layerwise.variants import check_pooling
 from rwkv_mteb.metrics.layer_metrics import AUGMENTED_SAMPLE, DIAGNOSTIC_SAMPLE, RENYI_ORDER
 from rwkv_mteb.models.builders import layerwise_encoder
 from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME, layerwise_meta
 from rwkv_mteb.models.wrapper import wrap_for_mteb
 from rwkv_mteb.mteb_internals import fresh_task
+from rwkv_mteb.provenance.sidecars import prediction_folder
 from rwkv_mteb.registry import register
 from rwkv_mteb.runs.dry_run import select_tasks, texts_mteb_encodes
 from rwkv_mteb.runs.encode_pass import run_pass
@@ -168,24 +169,23 @@ class _Run:
         return results
 
     def evaluate_variant(self, view: LayerwiseEncoder) -> Any:
+        """MTEB's evaluation of one variant, filed as an experiment of its model."""
         meta = variant_meta(view.model_id, view.layers[0], view.pooling, view.prompt, view.ablate)
         wrapper = wrap_for_mteb(view.as_model(), meta, view.revision, self.load_seconds)
-        return mteb.evaluate(
+        result = mteb.evaluate(
             wrapper,
             [fresh_task(task) for task in self.tasks],
             cache=mteb.ResultCache(self.out),
             overwrite_strategy=self.overwrite,
             show_progress_bar=False,
             encode_kwargs={"batch_size": self.batch_size},
-            prediction_folder=self.out / "predictions" / wrapper.mteb_model_meta.model_name_as_path(),
+            prediction_folder=prediction_folder(self.out, wrapper.mteb_model_meta),
         )
+        # mteb.evaluate leaves the experiment out of the ModelResult it returns; the files have it
+        return result.model_copy(update={"experiment_name": wrapper.mteb_model_meta.experiment_name})
 
 
 def variant_meta(model: str, layer: int, pooling: str, prompt: Prompt, ablate: Intervention | None = None) -> Any:
-    """The registered meta of a variant, or one made for it (a user template, an unregistered combination, an
-    intervention)."""
-    ablate = ablate or Intervention()
-    if pooling in PROMPT_VARIANTS.get(prompt.name, ()) and not ablate:
-        return mteb.get_model_meta(variant_name(model, layer, pooling, prompt.name))
+    """The meta MTEB files a variant under: the language model's, the variant as its experiment."""
     lm = LANGUAGE_MODELS_BY_NAME[model]
-    return layerwise_meta(lm, layer, pooling, prompt.name, prompt.template, ablate.name)
+    return layerwise_meta(lm, layer, pooling, prompt.name, prompt.template, (ablate or Intervention()).name)
