@@ -6,6 +6,7 @@ so nothing heavy (torch, mteb) may be imported here. The public functions load t
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from rwkv_mteb import _aliases
@@ -16,7 +17,14 @@ _aliases.install()
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["__version__", "load_encoder", "register"]
+__all__ = ["__version__", "leaderboard", "load_encoder", "register", "sweep"]
+
+
+def __getattr__(name: str) -> Any:
+    """``rwkv_mteb.leaderboard`` (a module: ``.load(path)``) is imported on first use."""
+    if name == "leaderboard":
+        return importlib.import_module("rwkv_mteb.leaderboard")
+    raise AttributeError(f"module 'rwkv_mteb' has no attribute {name!r}")
 
 
 def register() -> None:
@@ -31,3 +39,10 @@ def load_encoder(name: str, **kwargs: Any) -> SentenceTransformer:
     from rwkv_mteb.registry import load_encoder as _load_encoder
 
     return _load_encoder(name, **kwargs)
+
+
+def sweep(model: str, tasks: list[str] | None = None, **kwargs: Any) -> Any:
+    """A layer sweep from Python (``rwkv-mteb sweep``'s engine), returning a ``SweepResult`` (``.to_pandas()``,
+    ``.plot()``); see :func:`rwkv_mteb.notebook.sweep.sweep` for the axes (layers, pooling, prompt, ablate) and
+    options. Its module (torch, mteb, the board) is imported on first use, like ``leaderboard``'s."""
+    return importlib.import_module("rwkv_mteb.notebook.sweep").sweep(model, tasks, **kwargs)

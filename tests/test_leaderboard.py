@@ -61,12 +61,18 @@ def test_board_contents(results, tmp_path, data_env):
         "diagnostics.png",
         "analysis.png",
         "index.html",
+        "all-entries.md",
+        "pairs.js",
     } <= {p.name for p in out.iterdir()}
-    assert "| `stanfordnlp/glove.6B.50d` | 0.4326 |" in (out / "README.md").read_text()
+    assert "| `stanfordnlp/glove.6B.50d` | glove | – | 0.4326 |" in (out / "README.md").read_text()  # summary
+    assert "| `stanfordnlp/glove.6B.50d` | 0.4326 |" in (out / "all-entries.md").read_text()  # every entry
     import mteb
 
-    loaded = mteb.ResultCache(out).load_results(tasks=["MRPCZeroShot"])
-    assert len(loaded.model_results) == 9
+    loaded = mteb.ResultCache(out).load_results(tasks=["MRPCZeroShot"], load_experiments="match_name")
+    assert {(m.model_name, m.experiment_name) for m in loaded.model_results} == {
+        ("stanfordnlp/glove.6B.50d", None),
+        *(("RWKV/v6-Finch-1B6-HF", f"{ablate}layer_{k}") for k in range(4) for ablate in ("", "ablate_time_mix@1__")),
+    }
 
 
 def test_interventions_and_analysis_on_the_board(results, tmp_path, data_env):
@@ -87,14 +93,15 @@ def test_interventions_and_analysis_on_the_board(results, tmp_path, data_env):
     assert row["score"] == ablated["main_score"] and row["intact_score"] == intact["main_score"]
     assert row["difference"] == pytest.approx(ablated["main_score"] - intact["main_score"], abs=2e-6)
 
-    def cosines(model):
-        folder = model.replace("/", "__").replace(" ", "_")
-        (path,) = (results / "predictions" / folder).rglob("MRPCZeroShot_predictions.json")
-        return np.array(json.loads(path.read_text())["default"]["validation"]["cosine_scores"], dtype=float)
+    def cosines(entry):  # MTEB's prediction file of the variant, in its experiment's folder
+        folder = results / "predictions" / "RWKV__v6-Finch-1B6-HF" / "experiments" / entry["experiment"]
+        data = json.loads((folder / "MRPCZeroShot_predictions.json").read_text())
+        return np.array(data["default"]["validation"]["cosine_scores"], dtype=float)
 
+    assert ablated["experiment"] == "ablate_time_mix@1__layer_3" and intact["experiment"] == "layer_3"
     gold = gold_labels("MRPCZeroShot", []).splits["validation"]
     seed = sum(map(ord, "MRPCZeroShot/validation"))
-    again = stats.paired_bootstrap(cosines(ablated["model"]), cosines(intact["model"]), gold, seed=seed)
+    again = stats.paired_bootstrap(cosines(ablated), cosines(intact), gold, seed=seed)
     assert row["ci_low"] == pytest.approx(again["ci_low"], abs=2e-6)
     assert row["ci_high"] == pytest.approx(again["ci_high"], abs=2e-6)
     assert row["p_value"] == pytest.approx(again["p_value"], abs=2e-6)
@@ -108,7 +115,7 @@ def test_interventions_and_analysis_on_the_board(results, tmp_path, data_env):
 def test_rebuild_is_byte_identical(results, tmp_path, data_env):
     build(results, tmp_path / "a", data_env)
     build(results, tmp_path / "b", data_env)
-    for name in ("leaderboard.json", "index.html", "README.md"):
+    for name in ("leaderboard.json", "index.html", "README.md", "all-entries.md", "pairs.js"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
@@ -118,7 +125,7 @@ def test_gaps_are_null_with_a_warning(results, tmp_path, data_env):
     root = broken / "results"
     glove = next(root.glob("stanfordnlp__glove.6B.50d/*/MRPCZeroShot.json"))
     shutil.rmtree(glove.parent / "profiles")  # a model without a profile
-    layer0 = next(root.glob("RWKV__v6-Finch-1B6-HF_(layer=0)/*/MRPCZeroShot.json"))
+    layer0 = next(root.glob("RWKV__v6-Finch-1B6-HF/*/experiments/layer_0/MRPCZeroShot.json"))
     data = json.loads(layer0.read_text())
     del data["scores"]["train"]  # a missing split
     layer0.write_text(json.dumps(data))
@@ -126,7 +133,7 @@ def test_gaps_are_null_with_a_warning(results, tmp_path, data_env):
     foreign["task_name"] = "NotARealTask"  # a task nobody registered
     (glove.parent / "NotARealTask.json").write_text(json.dumps(foreign))
     shutil.copy(next(broken.rglob("MRPCZeroShot_predictions.json")), broken / "NotARealTask_predictions.json")
-    corrupt = next(root.glob("RWKV__v6-Finch-1B6-HF_(layer=2)/*/MRPCZeroShot.json"))
+    corrupt = next(root.glob("RWKV__v6-Finch-1B6-HF/*/experiments/layer_2/MRPCZeroShot.json"))
     corrupt.write_text("{not json")
     board = build(broken, tmp_path / "lb", data_env)
     warnings = "\n".join(board["warnings"])
@@ -165,9 +172,7 @@ def test_layer_metrics_correlate_with_scores_across_layers_and_undefined_scores_
         for k, v in enumerate(scores)
     ]  # fmt: skip
     rows = [{"layer": k, "effective_rank": float(k), "anisotropy": -float(k % 3), "curvature": None} for k in range(10)]
-    diagnostics = [
-        Diagnostics(model="m", pooling="mean", prompt="eol", task="T", sentences=10, layers=rows)
-    ]
+    diagnostics = [Diagnostics(model="m", pooling="mean", prompt="eol", task="T", sentences=10, layers=rows)]
     (sweep,) = layer_sweeps(entries, {}, None, diagnostics)
     assert sweep["best_layer"] == 8 and sweep["layers_not_distinguishable_from_best"] == [8]  # no predictions
     rank = sweep["metric_correlations"]["effective_rank"]

@@ -84,35 +84,112 @@ def test_loads_without_errors_or_network(page, board):
     assert page.title() == "rwkv-mteb leaderboard"
 
 
-def test_one_row_per_entry_with_the_board_numbers(page, board):
+def series_of(e):
+    return e["model"] if e["layer"] is None else (e["base_model"], e["pooling"], e["prompt"], e["ablate"])
+
+
+def test_one_row_per_model_and_method_at_its_best_layer(page, board):
+    """Folded by default: a sweep's row is its best layer (the board's layer_sweeps); unfolded, every entry with
+    the board's numbers."""
     data = board[1]
+    best = {(s["task"], s["split"], s["base_model"], s["pooling"], s["prompt"], s["ablate"]): s["best_layer"]
+            for s in data["layer_sweeps"]}  # fmt: skip
     for group in groups(data):
         entries = {e["model"]: e for e in data["entries"] if f"{e['task']} / {e['split']}" == group}
-        models = show(page, group)
+        heads = [
+            m
+            for m, e in entries.items()
+            if e["layer"] is None or best[(e["task"], e["split"], *series_of(e))] == e["layer"]
+        ]
+        assert sorted(show(page, group)) == sorted(heads)
+        assert len(heads) == len({series_of(e) for e in entries.values()})
+        page.click("#expand-all")
+        models = page.eval_on_selector_all("#scores tbody tr.layer-row, #scores tbody tr.series:not(:has(button.fold))",
+                                           "rows => rows.map(r => r.dataset.model)")  # fmt: skip
         assert sorted(models) == sorted(entries)
         cells = page.eval_on_selector_all(
-            '#scores tbody tr td[data-key="main_score"]', "cells => cells.map(c => c.textContent)"
+            '#scores tbody tr.layer-row td[data-key="main_score"]', "cells => cells.map(c => c.textContent)"
         )
-        assert cells == [f"{entries[m]['main_score']:.4f}" for m in models]
+        rows = page.eval_on_selector_all("#scores tbody tr.layer-row", "rows => rows.map(r => r.dataset.model)")
+        assert cells == [f"{entries[m]['main_score']:.4f}" for m in rows]
+        page.click("#collapse-all")
     assert page.errors == []
+
+
+def test_a_fold_opens_and_closes_one_series(page):
+    show(page, "MRPCZeroShot / validation")
+    fold = 'button.fold[data-series="MRPCZeroShot|validation|RWKV/v6-Finch-1B6-HF|mean|none|none"]'
+    page.click(fold)
+    layers = page.eval_on_selector_all(
+        '#scores tbody tr.layer-row td[data-key="layer"]', "cells => cells.map(c => c.textContent)"
+    )
+    assert layers == ["0", "1", "2", "3"] and page.get_attribute(fold, "aria-expanded") == "true"
+    page.click(fold)
+    assert page.eval_on_selector_all("#scores tbody tr.layer-row", "rows => rows.length") == 0
+
+
+def test_every_column_visible_at_1280_px(page):
+    show(page, "MRPCZeroShot / validation")
+    page.click("#expand-all")
+    for wrap in ("#table-section .table-wrap",):
+        assert page.evaluate(f"(w => w.scrollWidth <= w.clientWidth + 1)(document.querySelector('{wrap}'))"), wrap
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def mrpc_rows(shared_data, split):
+    import csv
+
+    with (shared_data / "mrpc" / f"{split}.tsv").open(encoding="utf-8") as handle:
+        return list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+
+
+def test_pair_explorer_shows_a_known_pair(page, results, shared_data):
+    """The first MRPC validation pair: its texts and label as the TSV has them, each model's cosine as MTEB's
+    prediction file has it; the high-scoring non-paraphrases are gold 0, by the first model's cosine."""
+    import json
+
+    page.click("#pairs-load")
+    page.wait_for_function("window.rwkvMtebBoard.pairs() !== null")
+    page.select_option("#pair-group", "MRPCZeroShot / validation")
+    page.select_option("#pair-sort", "index")
+    models = page.eval_on_selector_all("#pair-models input:checked", "inputs => inputs.map(i => i.value)")
+    assert "stanfordnlp/glove.6B.50d" in models and len(models) == 3
+    first = page.eval_on_selector('#pairs tbody tr[data-index="0"]', "r => Array.from(r.cells).map(c => c.textContent)")
+    label, _, _, text1, text2 = mrpc_rows(shared_data, "validation")[0]
+    assert first[1:3] == [text1, text2] and float(first[3]) == float(label)
+    glove = json.loads(
+        (results / "predictions" / "stanfordnlp__glove.6B.50d" / "MRPCZeroShot_predictions.json").read_text()
+    )
+    cosine = page.eval_on_selector(
+        '#pairs tbody tr[data-index="0"] td[data-model="stanfordnlp/glove.6B.50d"]', "c => c.textContent"
+    )
+    assert cosine == f"{glove['default']['validation']['cosine_scores'][0]:.4f}"
+    page.click("#pairs-high")
+    rows = page.eval_on_selector_all(
+        "#pairs tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))"
+    )
+    assert rows and all(float(r[3]) == 0 for r in rows)
+    top = [float(r[4]) for r in rows]
+    assert top == sorted(top, reverse=True)
+    page.select_option("#pair-sort", "models")  # between the models: a defined order, no error
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.errors == [] and page.outside == []
 
 
 def test_sorting_by_a_column_reorders_the_rows(page, board):
     group = "MRPCZeroShot / validation"
-    show(page, group)
+    descending = show(page, group)
     scores = {e["model"]: e["main_score"] for e in board[1]["entries"] if e["split"] == "validation"}
-    descending = page.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.dataset.model)")
     # equal scores (an intervention after the pooled layer changes nothing) may come in either order
-    assert sorted(descending) == sorted(scores)
-    assert [scores[m] for m in descending] == sorted(scores.values(), reverse=True)
+    assert [scores[m] for m in descending] == sorted((scores[m] for m in descending), reverse=True)
     page.focus('th button[data-key="main_score"]')
     page.keyboard.press("Enter")  # keyboard works as well as a click
     ascending = page.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.dataset.model)")
-    assert [scores[m] for m in ascending] == sorted(scores.values())
+    assert [scores[m] for m in ascending] == sorted(scores[m] for m in descending)
     assert page.get_attribute('th:has(button[data-key="main_score"])', "aria-sort") == "ascending"
     page.click('th button[data-key="model"]')
     by_name = page.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.dataset.model)")
-    assert by_name == sorted(scores, reverse=True)
+    assert by_name == sorted(descending, reverse=True)
 
 
 def test_family_filter_hides_rows(page):

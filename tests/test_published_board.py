@@ -3,6 +3,8 @@ figure derived a second way in this file: a score is its MTEB result file's, a s
 pass's, and the marks are Holm's step-down on the published raw p-values."""
 
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,70 @@ def test_published_memory_lengths_from_the_weights(board, shared_data, model, we
             tau = np.exp(-state[f"blocks.{i}.att.time_decay"].double().numpy().reshape(heads, -1))
         expected = float(np.median(np.median(tau, axis=1)))
         assert layer["memory_static_median"] == pytest.approx(expected, rel=1e-5), (model, i)
+
+
+def test_mteb_reads_each_language_model_as_one_model_with_its_experiments(board):
+    """Plain `mteb.ResultCache` on the published folder: SmolLM2 is one model (one revision) whose experiments
+    are its board entries' variants, each with the board's score."""
+    import mteb
+
+    loaded = mteb.ResultCache(BOARD).load_results(load_experiments="match_name", include_remote=False)
+    smol = [m for m in loaded.model_results if m.model_name == "HuggingFaceTB/SmolLM2-135M-Instruct"]
+    assert len({m.model_revision for m in smol}) == 1
+    entries = {
+        (e["experiment"], e["task"], e["split"]): e for e in board["entries"] if e["base_model"] == smol[0].model_name
+    }
+    assert {m.experiment_name for m in smol} == {experiment for experiment, _, _ in entries}
+    assert len(smol) > 200  # 31 layers by the prompt methods, poolings and interventions
+    for m in smol:
+        for task_result in m.task_results:
+            for split, rows in task_result.scores.items():
+                published = entries[(m.experiment_name, task_result.task_name, split)]["main_score"]
+                if published is None:  # undefined on the board: MTEB recorded no finite score
+                    assert not math.isfinite(rows[0]["main_score"])
+                else:
+                    assert published == pytest.approx(rows[0]["main_score"], abs=1e-6)
+
+
+def test_readme_summary_rows_are_each_sweeps_best_layer(board):
+    """Each layer sweep's row in the README: the layer with the highest score among its entries (ties to the
+    shallower), with that entry's score; every sentence encoder has its row too."""
+    from rwkv_mteb.layerwise.variants import method_label
+
+    readme = (BOARD / "README.md").read_text()
+    sections = dict(re.findall(r"^## (\S+ / \S+)\n(.*?)(?=^## )", readme, flags=re.S | re.M))
+    for s in board["layer_sweeps"]:
+        layers = [e for e in board["entries"] if e["layer"] is not None and
+                  (e["base_model"], e["pooling"], e["prompt"], e["ablate"], e["task"], e["split"]) ==
+                  (s["base_model"], s["pooling"], s["prompt"], s["ablate"], s["task"], s["split"])]  # fmt: skip
+        top = max((e for e in layers if e["main_score"] is not None), key=lambda e: (e["main_score"], -e["layer"]))
+        method = method_label(s["pooling"], s["prompt"], s["ablate"])
+        row = f"| `{s['base_model']}` | {method} | {top['layer']} (of {len(layers)}) | {top['main_score']:.4f} |"
+        assert row in sections[f"{s['task']} / {s['split']}"], row
+    for e in board["entries"]:
+        if e["layer"] is None:
+            assert (
+                f"| `{e['model']}` | {e['family']} | – | {e['main_score']:.4f} |"
+                in sections[f"{e['task']} / {e['split']}"]
+            )
+
+
+def test_pair_explorer_data_is_the_texts_and_glove_cosines_again(board, shared_data):
+    """pairs.js: MRPC test's pairs as the TSV has them; GloVe's cosines, computed again here with the encoder."""
+    import csv
+
+    import numpy as np
+
+    from rwkv_mteb import load_encoder
+
+    text = (BOARD / "pairs.js").read_text(encoding="utf-8")
+    assert text.startswith("rwkvMtebPairs(") and text.endswith(");\n")
+    data = json.loads(text[len("rwkvMtebPairs(") : -3])["MRPCZeroShot / test"]
+    with (shared_data / "mrpc" / "test.tsv").open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    assert [p[:2] for p in data["pairs"]] == [[r[3], r[4]] for r in rows]
+    assert [p[2] for p in data["pairs"]] == [float(r[0]) for r in rows]
+    glove = load_encoder("stanfordnlp/glove.6B.50d")
+    a = glove.encode([r[3] for r in rows[:50]], normalize_embeddings=True)
+    b = glove.encode([r[4] for r in rows[:50]], normalize_embeddings=True)
+    np.testing.assert_allclose(data["cosines"]["stanfordnlp/glove.6B.50d"][:50], np.sum(a * b, axis=1), atol=6e-5)

@@ -30,6 +30,7 @@ from rwkv_mteb.board.collect import (
     resampled_prediction,
 )
 from rwkv_mteb.board.effects import intervention_effects, label_free_choices, regret_table
+from rwkv_mteb.board.pairs import pair_data
 from rwkv_mteb.board.records import BOARD_SCHEMA_VERSION, BinaryMetrics, Board, Cost, Diagnostics, Entry
 from rwkv_mteb.metrics import stats
 from rwkv_mteb.metrics.layer_metrics import LAYER_METRICS
@@ -123,6 +124,7 @@ def entries_of(
         entry = Entry(
             model=run.model,
             revision=run.revision,
+            experiment=run.experiment,
             **described,
             task=run.task,
             split=split,
@@ -139,8 +141,7 @@ def entries_of(
                 "mteb_version": run.result.mteb_version,
                 "dataset_revision": run.result.dataset_revision,
                 "evaluated": date.astimezone(datetime.UTC).strftime("%Y-%m-%d") if date is not None else None,
-                "result_file": f"results/{run.result_path.parent.parent.name}/{run.result_path.parent.name}/"
-                f"{run.result_path.name}",
+                "result_file": f"results/{run.relative_path}",
                 "command": run.commands.get(split),
             },
         )
@@ -283,15 +284,17 @@ def layer_sweeps(
     return out
 
 
-def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run]]:
+def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run], dict[str, Any]]:
+    """The board, the runs it was built from, and the pair explorer's data (:mod:`rwkv_mteb.board.pairs`)."""
     register()  # the tasks' gold comes from their registered loaders
     warnings: list[str] = []
     runs = collect_runs(folders, warnings)
-    preds = collect_predictions(folders)
+    found = collect_predictions(folders)
+    preds: Predictions = {(run.model, run.task): found.get((run.name, run.experiment, run.task), {}) for run in runs}
     golds: dict[str, Gold | None] = {}
     entries: list[Entry] = []
     for run in runs:
-        run_preds = preds.get((run.model, run.task), {})
+        run_preds = preds[(run.model, run.task)]
         if run.task not in golds and run_preds:
             golds[run.task] = gold_labels(run.task, warnings)
         if not run_preds:
@@ -331,4 +334,5 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
     }
     for message in board["warnings"]:
         logger.warning(message)
-    return Board.model_validate(_round(board)), runs
+    validated = Board.model_validate(_round(board))
+    return validated, runs, pair_data(validated, preds, golds)

@@ -13,10 +13,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from rwkv_mteb.board.build import build_board
 from rwkv_mteb.board.collect import Run
 from rwkv_mteb.board.page import write_page
+from rwkv_mteb.board.pairs import PAIRS_FILE, pairs_script
 from rwkv_mteb.board.records import Board
 from rwkv_mteb.board.report import write_plots, write_readme
 from rwkv_mteb.provenance.records import schema_text
@@ -36,11 +38,11 @@ def _swap_in(staging: Path, out: Path) -> None:
 
 def publish(folders: list[Path], out: Path, command: list[str]) -> Board:
     """Build the board in a staging folder beside ``out`` and swap it in only when every file is written."""
-    board, runs = build_board(folders, command)
+    board, runs, pairs = build_board(folders, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     try:
-        write_board(board, runs, staging)
+        write_board(board, runs, staging, pairs)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -48,10 +50,10 @@ def publish(folders: list[Path], out: Path, command: list[str]) -> Board:
     return board
 
 
-def write_board(board: Board, runs: list[Run], out: Path) -> None:
+def write_board(board: Board, runs: list[Run], out: Path, pairs: dict[str, Any] | None = None) -> None:
     target = out / "results"
     for run in runs:  # MTEB's own layout, so mteb.ResultCache(out) reads the board's sources
-        dest = target / run.result_path.parent.parent.name / run.result_path.parent.name
+        dest = (target / run.relative_path).parent
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run.result_path, dest / run.result_path.name)
         for extra in ("model_meta.json", COMMANDS_LOG, f"profiles/{run.result_path.name}"):
@@ -62,4 +64,5 @@ def write_board(board: Board, runs: list[Run], out: Path) -> None:
     atomic_write_json(out / "leaderboard.json", board.model_dump(mode="json"))
     write_readme(board, out / "README.md")
     write_plots(board, out)
+    atomic_write_text(out / PAIRS_FILE, pairs_script(pairs or {}))
     write_page(board, out / "index.html")

@@ -10,6 +10,8 @@ import numpy as np
 
 from rwkv_mteb.board.analysis_report import analysis_tables, write_analysis_plot
 from rwkv_mteb.board.records import Board, Cost, Entry
+from rwkv_mteb.board.summary import layers_swept, summary_rows
+from rwkv_mteb.layerwise.variants import method_label
 from rwkv_mteb.metrics.layer_metrics import LAYER_METRICS
 
 matplotlib.use("Agg")
@@ -56,6 +58,47 @@ def _vectors(cost: Cost | None) -> str:
     )
 
 
+ALL_ENTRIES = "all-entries.md"  # every entry (each layer its own row), the sweeps and the metric correlations
+
+
+def _delta(test: Any, e: Entry) -> str:
+    if test is None:
+        return "best" if e.n_pairs else "–"
+    return f"{test.difference:+.4f} ({test.p_value_holm:.3f}){'' if test.distinguishable else ' ≈'}"
+
+
+def _ranges(layers: list[int]) -> str:
+    """``[3, 4, 5, 9]`` -> ``"3–5, 9"``."""
+    out: list[str] = []
+    for k in sorted(layers):
+        if out and k == int(out[-1].rpartition("–")[2]) + 1:
+            out[-1] = f"{out[-1].partition('–')[0]}–{k}"
+        else:
+            out.append(str(k))
+    return ", ".join(out)
+
+
+def _summary_table(board: Board, task: str, split: str) -> list[str]:
+    tests = {(c.task, c.split, c.model): c for c in board.comparisons}
+    rows = summary_rows(board, task, split)
+    score_name = next((e.main_score_name for e, _ in rows if e.main_score_name), "main score")
+    header = ["model", "method", "best layer", score_name, "95% CI", "Δ vs best (p, Holm)", "layers ≈ best", "s / pair"]
+    lines = [f"## {task} / {split}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for e, sweep in rows:
+        score = _fmt(e.main_score) if e.main_score is not None else "undefined"
+        seconds = _rate((e.cost or Cost()).seconds_per_pair)
+        if sweep is None:
+            row = [f"`{e.model}`", e.family, "–", score, _interval(e.ci95_bootstrap)]
+            row += [_delta(tests.get((task, split, e.model)), e), "–", seconds]
+        else:
+            method = method_label(e.pooling, e.prompt, e.ablate)
+            row = [f"`{e.base_model}`", method, f"{e.layer} (of {layers_swept(board, sweep)})", score]
+            row += [_interval(e.ci95_bootstrap), _delta(tests.get((task, split, e.model)), e)]
+            row += [_ranges(sweep.layers_not_distinguishable_from_best), seconds]
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
 def _split_table(board: Board, task: str, split: str, entries: list[Entry]) -> list[str]:
     tests = {(c.task, c.split, c.model): c for c in board.comparisons}
     binary = any(e.binary for e in entries)
@@ -65,12 +108,7 @@ def _split_table(board: Board, task: str, split: str, entries: list[Entry]) -> l
     header += ["Δ vs best (p, Holm)", "vectors", "s / pair", "sentences / s", "peak RSS MB"]
     lines = [f"## {task} / {split}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for e in entries:
-        test = tests.get((task, split, e.model))
-        if test is not None:
-            mark = "" if test.distinguishable else " ≈"
-            delta = f"{test.difference:+.4f} ({test.p_value_holm:.3f}){mark}"
-        else:
-            delta = "best" if e.n_pairs else "–"
+        delta = _delta(tests.get((task, split, e.model)), e)
         cost = e.cost or Cost()
         score = _fmt(e.main_score) if e.main_score is not None else f"undefined: {e.undefined}"
         row = [f"`{e.model}`", score, _interval(e.ci95_bootstrap), _fmt(e.pearson)]
@@ -147,6 +185,33 @@ def _regret_table(board: Board) -> list[str]:
     return [*lines, ""]
 
 
+def _intervention_summary(board: Board) -> list[str]:
+    """Per model, intervention, method and task split: how many layers it moved (interval excluding 0) and its
+    largest effect; every layer's row is in the full file."""
+    groups: dict[tuple[str, str, str, str, str], list[Any]] = {}
+    for r in board.interventions:
+        groups.setdefault((r.base_model, r.ablate, method_label(r.pooling, r.prompt), r.task, r.split), []).append(r)
+    lines = [
+        "## Interventions",
+        "",
+        "Each intervened variant (`rwkv_mteb/interventions`: a branch zeroed, a block skipped, the decay changed) "
+        "against the intact model's same layer and method on the same pairs (paired bootstrap, 95% interval). Per "
+        f"intervention: the layers whose interval excludes 0, and the largest effect; every layer in [{ALL_ENTRIES}]"
+        f"({ALL_ENTRIES}#interventions).",
+        "",
+        "| model | intervention | method | task / split | layers moved | largest Δ [95% CI] (layer) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (base, ablate, method, task, split), rows in sorted(groups.items()):
+        moved = [r for r in rows if r.ci_low > 0 or r.ci_high < 0]
+        top = max(rows, key=lambda r: (abs(r.difference), -r.layer))
+        lines.append(
+            f"| `{base}` | {ablate} | {method} | {task} / {split} | {len(moved)} of {len(rows)} | "
+            f"{top.difference:+.4f} [{top.ci_low:+.3f}, {top.ci_high:+.3f}] ({top.layer}) |"
+        )
+    return [*lines, ""]
+
+
 def _intervention_table(board: Board) -> list[str]:
     lines = [
         "## Interventions",
@@ -168,37 +233,50 @@ def _intervention_table(board: Board) -> list[str]:
 
 
 def write_readme(board: Board, path: Path) -> None:
-    lines = [
-        "# rwkv-mteb leaderboard",
-        "",
+    """``README.md``: per task split the summary table (each model and method at its best layer, then the
+    sentence encoders); beside it ``all-entries.md`` with every layer of every sweep."""
+    generated = (
         "Generated by `" + " ".join(board.generated_by.command) + "` from the result files under "
-        "`results/` (MTEB's layout). Do not edit by hand. Schema: `leaderboard.schema.json`.",
-        "",
-        HEADER.format(resamples=board.statistics["bootstrap_resamples"], alpha=board.statistics["alpha"]),
+        "`results/` (MTEB's layout). Do not edit by hand. Schema: `leaderboard.schema.json`."
+    )
+    header = HEADER.format(resamples=board.statistics["bootstrap_resamples"], alpha=board.statistics["alpha"])
+    lines = ["# rwkv-mteb leaderboard", "", generated, "", header, ""]
+    lines += [
+        "Each table below lists every layer-wise model and method **at its best layer on that split** (chosen "
+        "with that split's labels: an upper bound on what a layer chosen without them scores, see *Choosing a layer "
+        "without labels*), with the layers not distinguishable from it, then the sentence encoders. Every layer of "
+        f"every sweep, with Pearson, threshold metrics and memory: [{ALL_ENTRIES}]({ALL_ENTRIES}).",
         "",
     ]
+    full = ["# rwkv-mteb leaderboard: every entry", "", generated, "", header, ""]
     groups: dict[tuple[str, str], list[Entry]] = {}
     for e in board.entries:
         groups.setdefault((e.task, e.split), []).append(e)
     for (task, split), entries in sorted(groups.items()):
-        lines += _split_table(board, task, split, entries)
+        lines += _summary_table(board, task, split)
+        full += _split_table(board, task, split, entries)
     if board.layer_sweeps:
-        lines += _sweep_tables(board)
+        full += _sweep_tables(board)
     if board.layer_choice_regret:
         lines += _regret_table(board)
     if board.interventions:
-        lines += _intervention_table(board)
+        lines += _intervention_summary(board)
+        full += _intervention_table(board)
     lines += analysis_tables(board)
     if board.warnings:
-        lines += ["## Gaps", ""] + [f"- {w}" for w in board.warnings] + [""]
+        lines += ["## Gaps", "", f"{len(board.warnings)} warnings: [{ALL_ENTRIES}]({ALL_ENTRIES}#gaps).", ""]
+        full += ["## Gaps", ""] + [f"- {w}" for w in board.warnings] + [""]
     lines += [
-        "The same board as an interactive page: `index.html` (self-contained; open it in any browser). "
-        "Plots: `layers.png` (score by layer with its interval band; sentence encoders as reference lines), "
-        "`cost_vs_score.png`" + (", `diagnostics.png`" if board.diagnostics else "")
-        + (", `analysis.png`" if board.analyses else "") + ".",
+        "The same board as an interactive page: `index.html` (self-contained; open it in any browser; its pair "
+        "explorer reads `pairs.js` beside it). Plots: `layers.png` (score by layer with its interval band; sentence "
+        "encoders as reference lines), `cost_vs_score.png`"
+        + (", `diagnostics.png`" if board.diagnostics else "")
+        + (", `analysis.png`" if board.analyses else "")
+        + ".",
         "",
     ]
     path.write_text("\n".join(lines))
+    (path.parent / ALL_ENTRIES).write_text("\n".join(full))
 
 
 def _layer_plot(ax: Any, task: str, split: str, entries: list[Entry]) -> None:
@@ -209,8 +287,7 @@ def _layer_plot(ax: Any, task: str, split: str, entries: list[Entry]) -> None:
     for (base, pooling, prompt, ablate), points in sorted(lines.items(), key=lambda kv: str(kv[0])):
         points.sort(key=lambda e: e.layer)
         xs = [e.layer for e in points]
-        method = pooling if prompt in (None, "none") else f"{pooling}, {prompt}"
-        method += f", ablate={ablate}" if ablate not in (None, "none") else ""
+        method = method_label(pooling, prompt, ablate)
         ys = [np.nan if e.main_score is None else e.main_score for e in points]
         (line,) = ax.plot(xs, ys, "o-", markersize=3, label=f"{base.split('/')[-1]} ({method})")
         ci = [e.ci95_bootstrap or (np.nan, np.nan) for e in points]
@@ -240,8 +317,7 @@ def _cost_plot(ax: Any, task: str, split: str, entries: list[Entry]) -> None:
         ax.annotate(e.model.split("/")[-1], (spp, e.main_score), fontsize=7)
     for (base, pooling, prompt, ablate), group in sorted(passes.items(), key=lambda kv: str(kv[0])):
         top = max(group, key=lambda e: e.main_score)
-        method = pooling if prompt in (None, "none") else f"{pooling}, {prompt}"
-        method += f", ablate={ablate}" if ablate not in (None, "none") else ""
+        method = method_label(pooling, prompt, ablate)
         label = f"{base.split('/')[-1]} ({method}) L{top.layer}: pass ÷ {top.cost.shared_by}"
         ax.annotate(label, (top.cost.seconds_per_pair, top.main_score), fontsize=6, color="0.3")
     ax.set(xscale="log", title=f"{task} / {split}", xlabel="seconds per pair, producing the vectors (log)")
@@ -278,8 +354,7 @@ def write_plots(board: Board, out: Path) -> None:
         fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.5 * rows), squeeze=False)
         for d in board.diagnostics:
             xs = [row.layer for row in d.layers]
-            method = d.pooling if d.prompt == "none" else f"{d.pooling}, {d.prompt}"
-            method += f", ablate={d.ablate}" if d.ablate != "none" else ""
+            method = method_label(d.pooling, d.prompt, d.ablate)
             for ax, key in zip(axes.flat, metrics, strict=False):
                 ys = [np.nan if getattr(row, key) is None else getattr(row, key) for row in d.layers]
                 ax.plot(xs, ys, "o-", markersize=3, label=f"{d.model.split('/')[-1]} ({method})")

@@ -17,6 +17,8 @@
     families: new Set(board.entries.map((e) => e.family)),
     methods: new Set(board.entries.map(methodOf)),
     hidden: new Set(),
+    open: new Set(), // series (model and method) whose every layer is shown
+    pairs: { group: null, models: [], sort: "gold", highNon: false, limit: 50 },
   };
 
   // ------------------------------------------------------------------------------------------ helpers
@@ -52,23 +54,40 @@
     "covariance_effective_rank", "anisotropy", "intrinsic_dimension"];
 
   const COLUMNS = [
-    { key: "model", label: "Model", value: (e) => e.model, text: (e) => e.model },
-    { key: "family", label: "Family", value: (e) => e.family, text: (e) => e.family },
+    { key: "model", label: "Model", value: (e) => e.model, text: (e) => (e.layer === null ? e.model : e.base_model) },
     { key: "layer", label: "Layer", value: (e) => e.layer, text: (e) => fmt(e.layer, 0) },
     { key: "pooling", label: "Method", value: methodOf, text: methodOf },
     { key: "main_score", label: "Score", value: (e) => e.main_score, text: (e) => fmt(e.main_score, 4), interval: true },
     { key: "ci", label: "95% CI", value: (e) => (e.ci95_bootstrap ? e.ci95_bootstrap[0] : null),
       text: (e) => (e.ci95_bootstrap ? "[" + e.ci95_bootstrap.map((x) => x.toFixed(3)).join(", ") + "]" : NONE) },
-    { key: "pearson", label: "Pearson", value: (e) => e.pearson, text: (e) => fmt(e.pearson, 4) },
-    { key: "roc_auc", label: "ROC-AUC", value: (e) => binary(e, "roc_auc"), text: (e) => fmt(binary(e, "roc_auc"), 4) },
-    { key: "accuracy", label: "Acc (train thr.)", value: (e) => binary(e, "accuracy"), text: (e) => fmt(binary(e, "accuracy"), 4) },
-    { key: "f1", label: "F1 (train thr.)", value: (e) => binary(e, "f1"), text: (e) => fmt(binary(e, "f1"), 4) },
+    { key: "pearson", label: "Pearson", value: (e) => e.pearson, text: (e) => fmt(e.pearson, 4), optional: true },
+    { key: "roc_auc", label: "ROC-AUC", value: (e) => binary(e, "roc_auc"), text: (e) => fmt(binary(e, "roc_auc"), 4), optional: true },
+    { key: "accuracy", label: "Acc", title: "accuracy at the cosine threshold chosen on train", value: (e) => binary(e, "accuracy"), text: (e) => fmt(binary(e, "accuracy"), 4), optional: true },
+    { key: "f1", label: "F1", title: "F1 at the cosine threshold chosen on train", value: (e) => binary(e, "f1"), text: (e) => fmt(binary(e, "f1"), 4), optional: true },
     { key: "delta", label: "Δ vs best (p, Holm)", value: (e) => (delta(e) ? delta(e).difference : e.n_pairs ? 0 : null), delta: true },
-    { key: "vectors", label: "Vectors", value: vectorsOf, text: vectorsOf },
-    { key: "seconds_per_pair", label: "s / pair", value: (e) => cost(e, "seconds_per_pair"), text: (e) => rate(cost(e, "seconds_per_pair")) },
-    { key: "sentences_per_second", label: "Sentences / s", value: (e) => cost(e, "sentences_per_second"), text: (e) => fmt(cost(e, "sentences_per_second"), 0) },
-    { key: "peak_rss_mb", label: "Peak RSS MB", value: (e) => cost(e, "peak_rss_mb"), text: (e) => fmt(cost(e, "peak_rss_mb"), 0) },
+    { key: "seconds_per_pair", label: "s / pair", title: "seconds per pair producing the vectors (hover a cell: this run, the sweep's pass ÷ N variants, or read back from the cache)",
+      value: (e) => cost(e, "seconds_per_pair"), text: (e) => rate(cost(e, "seconds_per_pair")), hint: vectorsOf },
+    { key: "peak_rss_mb", label: "Peak RSS MB", value: (e) => cost(e, "peak_rss_mb"), text: (e) => fmt(cost(e, "peak_rss_mb"), 0), optional: true },
   ];
+
+  // one row per model and method: a sweep's best layer (the board's layer_sweeps), its other layers folded in
+  const sweepOf = new Map(board.layer_sweeps.map((s) => [[s.task, s.split, s.base_model, s.pooling, s.prompt, s.ablate].join("|"), s]));
+  const seriesOf = (e) => [e.task, e.split, e.base_model, e.pooling, e.prompt, e.ablate].join("|");
+  function folded(entries) {
+    const series = new Map();
+    for (const e of entries) {
+      const key = e.layer === null ? "entry|" + e.model : seriesOf(e);
+      if (!series.has(key)) series.set(key, []);
+      series.get(key).push(e);
+    }
+    return [...series.entries()].map(([key, members]) => {
+      members.sort((a, b) => a.layer - b.layer);
+      const sweep = sweepOf.get(key);
+      const best = (sweep && members.find((e) => e.layer === sweep.best_layer)) ||
+        members.slice().sort((a, b) => (b.main_score ?? -9) - (a.main_score ?? -9))[0];
+      return { key: key, head: best, members: members };
+    });
+  }
 
   const visibleEntries = () =>
     board.entries.filter((e) => groupKey(e) === state.group && state.families.has(e.family) && state.methods.has(methodOf(e)));
@@ -110,11 +129,11 @@
 
   function intervalSvg(e, low, high) {
     if (!e.ci95_bootstrap || high <= low) return document.createTextNode("");
-    const x = (v) => 4 + 92 * (v - low) / (high - low);
+    const x = (v) => 3 + 54 * (v - low) / (high - low);
     const ns = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("class", "interval");
-    svg.setAttribute("width", "100");
+    svg.setAttribute("width", "60");
     svg.setAttribute("height", "12");
     svg.setAttribute("aria-hidden", "true");
     const line = document.createElementNS(ns, "line");
@@ -137,14 +156,28 @@
     return el("td", { class: "delta " + kind, text: label, title: title });
   }
 
+  function row(e, low, high, extra) {
+    const tr = el("tr", Object.assign({ "data-model": e.model }, extra || {}));
+    for (const column of COLUMNS) {
+      if (column.delta) { tr.append(deltaCell(e)); continue; }
+      const td = el("td", { "data-key": column.key, text: column.text(e) });
+      if (column.hint) td.title = column.hint(e);
+      if (column.optional) td.classList.add("optional");
+      if (column.interval) td.append(intervalSvg(e, low, high));
+      tr.append(td);
+    }
+    return tr;
+  }
+
   function renderTable() {
     const table = document.getElementById("scores");
     const head = el("tr");
     for (const column of COLUMNS) {
       const th = el("th", { scope: "col" });
+      if (column.optional) th.classList.add("optional");
       if (state.sort.key === column.key) th.setAttribute("aria-sort", state.sort.dir > 0 ? "ascending" : "descending");
       th.append(el("button", {
-        type: "button", "data-key": column.key, text: column.label,
+        type: "button", "data-key": column.key, text: column.label, title: column.title || column.label,
         onclick: () => {
           state.sort = { key: column.key, dir: state.sort.key === column.key ? -state.sort.dir : -1 };
           renderTable();
@@ -154,19 +187,34 @@
       head.append(th);
     }
     table.tHead.replaceChildren(head);
-    const rows = visibleEntries().sort(compare);
-    const bounds = rows.filter((e) => e.ci95_bootstrap).flatMap((e) => e.ci95_bootstrap);
+    const entries = visibleEntries();
+    const bounds = entries.filter((e) => e.ci95_bootstrap).flatMap((e) => e.ci95_bootstrap);
     const low = Math.min(...bounds), high = Math.max(...bounds);
-    table.tBodies[0].replaceChildren(...rows.map((e) => {
-      const tr = el("tr", { "data-model": e.model });
-      for (const column of COLUMNS) {
-        if (column.delta) { tr.append(deltaCell(e)); continue; }
-        const td = el("td", { "data-key": column.key, text: column.text(e) });
-        if (column.interval) td.append(intervalSvg(e, low, high));
-        tr.append(td);
+    const series = folded(entries).sort((a, b) => compare(a.head, b.head));
+    const rows = [];
+    for (const s of series) {
+      const tr = row(s.head, low, high, { "data-series": s.key, class: "series" });
+      if (s.members.length > 1) {
+        const open = state.open.has(s.key);
+        const cell = tr.querySelector('td[data-key="layer"]');
+        cell.replaceChildren(el("button", {
+          type: "button", class: "fold", "aria-expanded": String(open), "data-series": s.key,
+          title: (open ? "Hide" : "Show") + " all " + s.members.length + " layers",
+          text: (open ? "▾ " : "▸ ") + fmt(s.head.layer, 0) + "/" + s.members.length,
+          onclick: () => { open ? state.open.delete(s.key) : state.open.add(s.key); renderTable(); },
+        }));
       }
-      return tr;
-    }));
+      rows.push(tr);
+      if (state.open.has(s.key) && s.members.length > 1) {
+        for (const e of s.members) rows.push(row(e, low, high, { "data-series": s.key, class: "layer-row" }));
+      }
+    }
+    table.tBodies[0].replaceChildren(...rows);
+  }
+
+  function setAllFolds(open) {
+    state.open = new Set(open ? folded(visibleEntries()).map((s) => s.key) : []);
+    renderTable();
   }
 
   // ------------------------------------------------------------------------------------------ plots
@@ -356,6 +404,101 @@
     }
   }
 
+  // ------------------------------------------------------------------------------------------ pair explorer
+
+  // pairs.js (beside the page) calls rwkvMtebPairs(data): loaded on demand, from file:// as from any host
+  let pairData = null;
+  function loadPairs() {
+    const status = document.getElementById("pairs-status");
+    if (pairData) return renderPairs();
+    status.textContent = "loading pairs.js …";
+    window.rwkvMtebPairs = (data) => { pairData = data; status.textContent = ""; renderPairControls(); renderPairs(); };
+    const script = el("script", { src: "pairs.js" });
+    script.addEventListener("error", () => { status.textContent = "pairs.js is missing beside this page: rebuild the board"; });
+    document.body.append(script);
+  }
+
+  const scoreOf = (group, model) => {
+    const e = board.entries.find((x) => groupKey(x) === group && x.model === model);
+    return e && e.main_score !== null ? e.main_score : -9;
+  };
+  function pairModels(group) {
+    return Object.keys(pairData[group].cosines).sort((a, b) => scoreOf(group, b) - scoreOf(group, a) || (a < b ? -1 : 1));
+  }
+
+  function renderPairControls() {
+    const groupsWithPairs = Object.keys(pairData).sort();
+    const p = state.pairs;
+    if (!groupsWithPairs.includes(p.group)) p.group = groupsWithPairs.includes(state.group) ? state.group : groupsWithPairs[0];
+    if (!p.group) return;
+    const select = document.getElementById("pair-group");
+    select.replaceChildren(...groupsWithPairs.map((g) => { const o = el("option", { value: g, text: g }); o.selected = g === p.group; return o; }));
+    select.onchange = () => { p.group = select.value; p.models = []; renderPairControls(); renderPairs(); };
+    const models = pairModels(p.group);
+    if (!p.models.length) p.models = models.slice(0, 3);
+    const box = document.getElementById("pair-models");
+    box.querySelectorAll("label").forEach((n) => n.remove());
+    for (const m of models) {
+      const input = el("input", { type: "checkbox", value: m });
+      input.checked = p.models.includes(m);
+      input.disabled = !input.checked && p.models.length >= 3;
+      input.addEventListener("change", () => {
+        p.models = input.checked ? p.models.concat([m]) : p.models.filter((x) => x !== m);
+        renderPairControls(); renderPairs();
+      });
+      box.append(el("label", {}, input, " " + m));
+    }
+  }
+
+  // percentile ranks (ties averaged), so that cosines and gold labels of any scale compare
+  function ranks(values) {
+    const order = values.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]);
+    const out = new Array(values.length);
+    for (let i = 0; i < order.length;) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+      for (let k = i; k <= j; k++) out[order[k][1]] = (i + j) / 2 / Math.max(values.length - 1, 1);
+      i = j + 1;
+    }
+    return out;
+  }
+
+  function renderPairs() {
+    const p = state.pairs;
+    if (!pairData || !p.group) return;
+    const data = pairData[p.group];
+    const gold = data.pairs.map((x) => x[2]);
+    const low = Math.min(...gold), high = Math.max(...gold);
+    const goldRank = ranks(gold);
+    const modelRanks = p.models.map((m) => ranks(data.cosines[m]));
+    let order = data.pairs.map((_, i) => i);
+    if (p.highNon) {
+      const cut = low + (high - low) / 5; // binary labels: the non-paraphrases; graded: the lowest fifth of the scale
+      order = order.filter((i) => gold[i] <= cut);
+      const first = data.cosines[p.models[0]] || [];
+      order.sort((a, b) => first[b] - first[a] || a - b);
+    } else if (p.sort === "gold") {
+      const off = (i) => modelRanks.reduce((t, r) => t + Math.abs(r[i] - goldRank[i]), 0);
+      order.sort((a, b) => off(b) - off(a) || a - b);
+    } else if (p.sort === "models") {
+      const spread = (i) => modelRanks.length ? Math.max(...modelRanks.map((r) => r[i])) - Math.min(...modelRanks.map((r) => r[i])) : 0;
+      order.sort((a, b) => spread(b) - spread(a) || a - b);
+    }
+    document.getElementById("pairs-count").textContent = order.length + " pairs" + (order.length > p.limit ? ", the first " + p.limit + " shown" : "");
+    const table = document.getElementById("pairs");
+    const header = ["#", "text 1", "text 2", "gold"].concat(p.models.map((m) => m.split("/").pop()));
+    table.tHead.replaceChildren(el("tr", {}, ...header.map((h, i) => el("th", { scope: "col", text: h, title: i > 3 ? p.models[i - 4] : h }))));
+    table.tBodies[0].replaceChildren(...order.slice(0, p.limit).map((i) => {
+      const [a, b, g] = data.pairs[i];
+      const tr = el("tr", { "data-index": String(i) });
+      tr.append(el("td", { text: String(i) }), el("td", { class: "text", text: a }), el("td", { class: "text", text: b }),
+        el("td", { "data-key": "gold", text: String(g) }));
+      for (const m of p.models) tr.append(el("td", { "data-model": m, text: data.cosines[m][i].toFixed(4) }));
+      return tr;
+    }));
+    document.getElementById("pairs-more").hidden = order.length <= p.limit;
+  }
+
   function renderWarnings() {
     const list = document.getElementById("warnings");
     list.replaceChildren(...board.warnings.map((w) => el("li", { text: w })));
@@ -388,9 +531,15 @@
   document.getElementById("generated-by").textContent = board.generated_by.command.join(" ");
   renderFilter("family-filter", unique(board.entries.map((e) => e.family)), state.families);
   renderFilter("method-filter", unique(board.entries.map(methodOf)), state.methods);
+  document.getElementById("expand-all").addEventListener("click", () => setAllFolds(true));
+  document.getElementById("collapse-all").addEventListener("click", () => setAllFolds(false));
+  document.getElementById("pairs-load").addEventListener("click", loadPairs);
+  document.getElementById("pair-sort").addEventListener("change", (ev) => { state.pairs.sort = ev.target.value; state.pairs.highNon = false; renderPairs(); });
+  document.getElementById("pairs-high").addEventListener("click", () => { state.pairs.highNon = true; state.pairs.limit = 50; renderPairs(); });
+  document.getElementById("pairs-more").addEventListener("click", () => { state.pairs.limit += 50; renderPairs(); });
   renderWarnings();
   renderRegret();
   renderAnalysis();
   renderAll();
-  window.rwkvMtebBoard = { state: state, board: board, render: renderAll };
+  window.rwkvMtebBoard = { state: state, board: board, render: renderAll, pairs: () => pairData };
 })();
