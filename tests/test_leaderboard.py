@@ -64,6 +64,8 @@ def test_board_contents(results, tmp_path, data_env):
         "all-entries.md",
         "pairs.js",
     } <= {p.name for p in out.iterdir()}
+    for name in ("leaderboard.json", "index.html", "pairs.js"):  # readable by a web server's user
+        assert (out / name).stat().st_mode & 0o777 == 0o644, name
     assert "| `stanfordnlp/glove.6B.50d` | glove | – | 0.4326 |" in (out / "README.md").read_text()  # summary
     assert "| `stanfordnlp/glove.6B.50d` | 0.4326 |" in (out / "all-entries.md").read_text()  # every entry
     import mteb
