@@ -69,9 +69,9 @@ def plan(output_folder: Path) -> list[Move]:
         new = _new_meta(old)
         if new is None:
             continue
-        experiment = ModelMeta.model_construct(experiment_kwargs=new["experiment_kwargs"]).experiment_name
-        model_folder = new["name"].replace("/", "__").replace(" ", "_")
-        target = output_folder / "results" / model_folder / new["revision"] / "experiments" / experiment
+        meta = ModelMeta.model_construct(name=new["name"], experiment_kwargs=new["experiment_kwargs"])  # MTEB's names
+        target = output_folder / "results" / meta.model_name_as_path() / new["revision"] / "experiments"
+        target = target / meta.experiment_name
         moves.append(Move(meta_path.parent, target, new, old["name"]))
     return moves
 
@@ -97,8 +97,8 @@ def _move_predictions(output_folder: Path, move: Move, old_folder: str) -> int:
     source = output_folder / "predictions" / old_folder
     if not source.is_dir():
         return 0
-    target = output_folder / "predictions" / move.target.relative_to(output_folder / "results").parts[0]
-    target = target / "experiments" / move.target.name
+    model_folder = move.target.parents[2].name  # results/<model>/<revision>/experiments/<name>
+    target = output_folder / "predictions" / model_folder / "experiments" / move.target.name
     files = sorted(source.glob("*_predictions.json"))
     _clashes([(f, target / f.name) for f in files])
     target.mkdir(parents=True, exist_ok=True)
