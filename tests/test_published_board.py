@@ -179,7 +179,9 @@ def test_readme_summary_rows_are_each_sweeps_best_layer(board):
         top = max((e for e in layers if e["main_score"] is not None), key=lambda e: (e["main_score"], -e["layer"]))
         method = method_label(s["pooling"], s["prompt"], s["ablate"])
         row = f"| `{s['base_model']}` | {method} | {top['layer']} (of {len(layers)}) | {top['main_score']:.4f} |"
-        assert row in sections[f"{s['task']} / {s['split']}"], row
+        (line,) = [x for x in sections[f"{s['task']} / {s['split']}"].splitlines() if x.startswith(row)]
+        if top["cost"] and top["cost"]["vectors_from"] == "sweep pass":  # the pass's rate, said to be the pass's
+            assert line.endswith(f" (pass ÷ {top['cost']['shared_by']}) |"), line
     for e in board["entries"]:
         if e["layer"] is None:
             assert (
@@ -207,3 +209,20 @@ def test_pair_explorer_data_is_the_texts_and_glove_cosines_again(board, shared_d
     a = glove.encode([r[3] for r in rows[:50]], normalize_embeddings=True)
     b = glove.encode([r[4] for r in rows[:50]], normalize_embeddings=True)
     np.testing.assert_allclose(data["cosines"]["stanfordnlp/glove.6B.50d"][:50], np.sum(a * b, axis=1), atol=6e-5)
+
+
+def test_readme_intervention_summary_counts_by_hand(board):
+    """Each summary row: the layers whose interval excludes 0 and the largest |difference|, from the board's rows."""
+    from rwkv_mteb.layerwise.variants import method_label
+
+    readme = (BOARD / "README.md").read_text()
+    groups = {}
+    for r in board["interventions"]:
+        key = (r["base_model"], r["ablate"], method_label(r["pooling"], r["prompt"]), r["task"], r["split"])
+        groups.setdefault(key, []).append(r)
+    for (base, ablate, method, task, split), rows in groups.items():
+        moved = sum(1 for r in rows if r["ci_low"] > 0 or r["ci_high"] < 0)
+        top = max(rows, key=lambda r: (abs(r["difference"]), -r["layer"]))
+        effect = f"{top['difference']:+.4f} [{top['ci_low']:+.3f}, {top['ci_high']:+.3f}] ({top['layer']})"
+        row = f"| `{base}` | {ablate} | {method} | {task} / {split} | {moved} of {len(rows)} | {effect} |"
+        assert row in readme, row

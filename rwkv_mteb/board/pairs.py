@@ -1,6 +1,7 @@
 """The pair explorer's data: per task split with text pairs (STS, pair classification), each pair's two texts and
 gold label, and the cosine of every summary row (:mod:`rwkv_mteb.board.summary`: each model and method at its
-best layer, and the sentence encoders). Written beside the page as ``pairs.js`` and loaded by it on demand, so
+best layer, and the sentence encoders); training splits (``train``, ``train_sample``: what thresholds are fitted
+on) are left out. Written beside the page as ``pairs.js`` and loaded by it on demand, so
 the page stays small and still opens from ``file://`` (a browser fetches no JSON from there; a script it does)."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def pair_data(
     """``{"<task> / <split>": {"pairs": [[text1, text2, gold], ...], "cosines": {model: [...]}}}``, cosines
     rounded to 4 decimals (as the page shows them)."""
     out: dict[str, Any] = {}
-    for task, split in sorted({(e.task, e.split) for e in board.entries}):
+    for task, split in sorted({(e.task, e.split) for e in board.entries if not e.split.startswith("train")}):
         gold = golds.get(task)
         texts = gold.texts.get(split) if gold is not None else None
         if not texts:

@@ -87,6 +87,8 @@ def _summary_table(board: Board, task: str, split: str) -> list[str]:
     for e, sweep in rows:
         score = _fmt(e.main_score) if e.main_score is not None else "undefined"
         seconds = _rate((e.cost or Cost()).seconds_per_pair)
+        if e.cost is not None and e.cost.vectors_from not in (None, "this evaluation"):
+            seconds += f" ({_vectors(e.cost)})"  # a sweep's shared pass, or read back: said, as in every table
         if sweep is None:
             row = [f"`{e.model}`", e.family, "–", score, _interval(e.ci95_bootstrap)]
             row += [_delta(tests.get((task, split, e.model)), e), "–", seconds]
@@ -196,10 +198,11 @@ def _intervention_summary(board: Board) -> list[str]:
         "",
         "Each intervened variant (`rwkv_mteb/interventions`: a branch zeroed, a block skipped, the decay changed) "
         "against the intact model's same layer and method on the same pairs (paired bootstrap, 95% interval). Per "
-        f"intervention: the layers whose interval excludes 0, and the largest effect; every layer in [{ALL_ENTRIES}]"
+        f"intervention: the layers whose 95% interval excludes 0 (unadjusted: of many layers some do by chance), "
+        f"and the largest effect; every layer in [{ALL_ENTRIES}]"
         f"({ALL_ENTRIES}#interventions).",
         "",
-        "| model | intervention | method | task / split | layers moved | largest Δ [95% CI] (layer) |",
+        "| model | intervention | method | task / split | layers with CI excluding 0 | largest Δ [95% CI] (layer) |",
         "|---|---|---|---|---|---|",
     ]
     for (base, ablate, method, task, split), rows in sorted(groups.items()):

@@ -66,7 +66,8 @@
     { key: "f1", label: "F1", title: "F1 at the cosine threshold chosen on train", value: (e) => binary(e, "f1"), text: (e) => fmt(binary(e, "f1"), 4), optional: true },
     { key: "delta", label: "Δ vs best (p, Holm)", value: (e) => (delta(e) ? delta(e).difference : e.n_pairs ? 0 : null), delta: true },
     { key: "seconds_per_pair", label: "s / pair", title: "seconds per pair producing the vectors (hover a cell: this run, the sweep's pass ÷ N variants, or read back from the cache)",
-      value: (e) => cost(e, "seconds_per_pair"), text: (e) => rate(cost(e, "seconds_per_pair")), hint: vectorsOf },
+      value: (e) => cost(e, "seconds_per_pair"), hint: vectorsOf,
+      text: (e) => rate(cost(e, "seconds_per_pair")) + (cost(e, "vectors_from") === "sweep pass" ? " ÷" + cost(e, "shared_by") : "") },
     { key: "peak_rss_mb", label: "Peak RSS MB", value: (e) => cost(e, "peak_rss_mb"), text: (e) => fmt(cost(e, "peak_rss_mb"), 0), optional: true },
   ];
 
