@@ -92,6 +92,7 @@ def read_local_split(spec: TaskSpec, split: SplitSpec, root: Path) -> Dataset:
             f"task {spec.name}: {path} has sha256 {actual}, but {spec.path.name} expects {split.sha256}; "
             "replace the file with the documented one (see the data folder's SOURCE.md) or fix the task file"
         )
+    assert spec.local.columns is not None  # validated for every non-retrieval type
     wanted = spec.local.columns.roles()
     reader = csv.reader(_decode(path, spec).splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
     header = next(reader, None)
@@ -139,6 +140,7 @@ def read_hub_splits(spec: TaskSpec, names: list[str]) -> dict[str, Dataset]:
             f"'{spec.local.folder}/<split>.tsv'"
         ) from None
     out = {}
+    assert spec.hub.columns is not None  # validated for every non-retrieval type
     rename = {col: role for role, col in spec.hub.columns.roles().items()}
     for name in names:
         if name not in loaded:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from rwkv_mteb.config import TASKS_DIR_VAR, extra_task_dirs
 from rwkv_mteb.errors import TaskDefinitionError
-from rwkv_mteb.tasks.types import TASK_TYPE_NAMES, TASK_TYPES
+from rwkv_mteb.tasks.types import RETRIEVAL_FILES, RETRIEVAL_TYPES, TASK_TYPE_NAMES, TASK_TYPES
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -59,7 +59,7 @@ class HubSource(_Strict):
     path: str
     revision: str = Field(min_length=7, description="a pinned commit of the dataset repository")
     name: str | None = None
-    columns: Columns
+    columns: Columns | None = None  # none for Retrieval/Reranking (MTEB's own loader reads the hub layout)
 
     def load_kwargs(self) -> dict[str, str]:
         return {k: v for k, v in {"path": self.path, "name": self.name, "revision": self.revision}.items() if v}
@@ -67,7 +67,7 @@ class HubSource(_Strict):
 
 class LocalSource(_Strict):
     folder: str
-    columns: Columns
+    columns: Columns | None = None  # Retrieval and Reranking splits are fixed-layout folders: no columns
 
     @field_validator("folder")
     @classmethod
@@ -91,12 +91,37 @@ class ScoreRange(_Strict):
         return self
 
 
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+class GeneratedSource(_Strict):
+    """A task whose files the project generates (:mod:`rwkv_mteb.tasks.generators`) from the real data in the
+    data folder: which generator, its version and seed, and its parameters. The files are written once into the
+    cache folder and read back like any local split, checksums included."""
+
+    generator: str
+    version: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    documents: int = Field(ge=1, description="documents (and queries) per split")
+    depths: list[float] = Field(min_length=1, description="where the target sits in a document, 0 = start")
+    candidates: int | None = Field(default=None, ge=2, description="Reranking: candidates per query")
+
+    @field_validator("depths")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 <= d <= 1.0 for d in value):
+            raise ValueError(f"depths {value} must lie in [0, 1] (0 = start of the document, 1 = end)")
+        return value
+
+
 class SplitSpec(_Strict):
-    """A file-backed split (``rows``, ``sha256``) or one drawn from another: ``n`` rows of split ``from`` after
-    datasets' ``Dataset.shuffle(seed=seed)``."""
+    """A file-backed split (``rows``, ``sha256``), a retrieval split's folder of files (``files``: name ->
+    sha256, ``rows``: its queries) or one drawn from another: ``n`` rows of split ``from`` after datasets'
+    ``Dataset.shuffle(seed=seed)``."""
 
     rows: int | None = Field(default=None, ge=1)
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    sha256: str | None = Field(default=None, pattern=SHA256)
+    files: dict[str, str] | None = None
     source: str | None = Field(default=None, alias="from")
     n: int | None = Field(default=None, ge=1)
     seed: int | None = Field(default=None, ge=0)
@@ -109,8 +134,17 @@ class SplitSpec(_Strict):
             missing = [("from" if k == "source" else k) for k, v in drawn.items() if v is None]
             if missing:
                 raise ValueError(f"a derived split needs 'from', 'n' and 'seed'; add {missing}")
-            if self.rows is not None or self.sha256 is not None:
-                raise ValueError("a derived split has no file: drop 'rows' and 'sha256'")
+            if self.rows is not None or self.sha256 is not None or self.files is not None:
+                raise ValueError("a derived split has no file: drop 'rows', 'sha256' and 'files'")
+        if self.files is not None:
+            if self.sha256 is not None:
+                raise ValueError("a retrieval split's checksums are per file, in 'files': drop 'sha256'")
+            unknown = sorted(set(self.files) - set(RETRIEVAL_FILES))
+            if unknown:
+                raise ValueError(f"'files' names {unknown}; a retrieval split's files are {list(RETRIEVAL_FILES)}")
+            bad = [name for name, digest in self.files.items() if not re.match(SHA256, digest)]
+            if bad:
+                raise ValueError(f"'files' {bad}: a checksum is 64 lowercase hex digits (sha256)")
         return self
 
     @property
@@ -128,7 +162,9 @@ class TaskSpec(_Strict):
     type: Literal[TASK_TYPE_NAMES] = "STS"  # type: ignore[valid-type]
     score: ScoreRange | None = None
     train_split: str | None = Field(default=None, description="Classification: the split the classifier learns on")
+    main_score: str | None = Field(default=None, description="Retrieval/Reranking: another of MTEB's scores")
     hub: HubSource | None = None
+    generated: GeneratedSource | None = None
     local: LocalSource
     splits: dict[str, SplitSpec] = Field(min_length=1)
     eval_splits: list[str] = Field(default_factory=lambda: ["test"], min_length=1)
@@ -169,10 +205,16 @@ class TaskSpec(_Strict):
         unknown = [s for s in self.eval_splits if s not in self.splits]
         if unknown:
             raise ValueError(f"eval_splits {unknown} are not among [splits] ({list(self.splits)})")
+        if self.type in RETRIEVAL_TYPES:
+            self._check_retrieval()
+            return self
+        if self.generated is not None or self.main_score is not None:
+            raise ValueError(f"[generated] and main_score are for Retrieval and Reranking tasks, not {self.type}")
         roles = TASK_TYPES[self.type].roles
-        for where, columns in (("local", self.local.columns), ("hub", self.hub.columns if self.hub else None)):
+        sources = [("local", self.local), *([("hub", self.hub)] if self.hub else [])]
+        for where, columns in ((where, source.columns) for where, source in sources):
             if columns is None:
-                continue
+                raise ValueError(f"[{where}].columns of a {self.type} task maps {list(roles)}; add it")
             given = set(columns.roles())
             if given != set(roles):
                 raise ValueError(
@@ -191,6 +233,23 @@ class TaskSpec(_Strict):
         elif self.train_split is not None:
             raise ValueError(f"train_split is for Classification tasks; a {self.type} task has none")
         return self
+
+    def _check_retrieval(self) -> None:
+        """A retrieval split is a folder holding exactly its type's files, each with a checksum."""
+        if self.local.columns is not None or (self.hub is not None and self.hub.columns is not None):
+            raise ValueError(f"a {self.type} task reads fixed-layout files (corpus, queries, qrels): drop columns")
+        if self.score is not None or self.train_split is not None:
+            raise ValueError(f"a {self.type} task has no [score] and no train_split")
+        needed = set(TASK_TYPES[self.type].files)
+        for name, split in self.splits.items():
+            if split.derived or split.files is None or set(split.files) != needed:
+                given = sorted(split.files or ())
+                raise ValueError(
+                    f"[splits.{name}] of a {self.type} task needs files = {{ {', '.join(sorted(needed))} }} "
+                    f"(sha256 each); it gives {given}"
+                )
+        if self.generated is not None and (self.generated.candidates is None) == (self.type == "Reranking"):
+            raise ValueError("[generated].candidates is set for a Reranking task, and only for one")
 
     @property
     def path(self) -> Path:
