@@ -31,7 +31,15 @@ from rwkv_mteb.board.collect import (
 )
 from rwkv_mteb.board.effects import intervention_effects, label_free_choices, regret_table
 from rwkv_mteb.board.pairs import pair_data
-from rwkv_mteb.board.records import BOARD_SCHEMA_VERSION, BinaryMetrics, Board, Cost, Diagnostics, Entry
+from rwkv_mteb.board.records import (
+    BOARD_SCHEMA_VERSION,
+    BinaryMetrics,
+    Board,
+    Cost,
+    Diagnostics,
+    Entry,
+    Truncation,
+)
 from rwkv_mteb.metrics import stats
 from rwkv_mteb.metrics.layer_metrics import LAYER_METRICS
 from rwkv_mteb.provenance.records import SWEEP_PASS, THIS_EVALUATION, VECTOR_CACHE, ProfileRecord
@@ -53,6 +61,18 @@ def _round(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_round(v) for v in value]
     return value
+
+
+def truncation_of(record: ProfileRecord | None) -> Truncation | None:
+    """What the encoder cut on this split; None when nothing was cut or the profile cannot tell."""
+    if record is None or not record.truncated_inputs:
+        return None
+    return Truncation(
+        inputs=record.truncated_inputs,
+        tokens=record.truncated_tokens or 0,
+        max_input_tokens=record.max_input_tokens,
+        longest_input_tokens=record.longest_input_tokens,
+    )
 
 
 def cost_of(record: ProfileRecord | None) -> Cost | None:
@@ -137,6 +157,8 @@ def entries_of(
             ci95_fisher=None,
             binary=None,
             cost=cost_of(run.profile.get(split)),
+            truncation=truncation_of(run.profile.get(split)),
+            by_length=(run.profile.get(split) or ProfileRecord.model_construct()).by_length,
             provenance={
                 "mteb_version": run.result.mteb_version,
                 "dataset_revision": run.result.dataset_revision,

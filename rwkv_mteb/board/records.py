@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from rwkv_mteb.analysis.records import AnalysisFile
-from rwkv_mteb.provenance.records import ProfileFile, Record, schema_text
+from rwkv_mteb.provenance.records import LengthBucket, ProfileFile, Record, schema_text
 
 BOARD_SCHEMA_VERSION = 2
 Interval = tuple[float, float] | None
@@ -45,6 +45,16 @@ class Cost(Record):
     device: str | None = None
     dtype: str | None = None
     includes_warmup: bool | None = None
+
+
+class Truncation(Record):
+    """Inputs the encoder cut to its maximum length on this split (from the profile): a score over cut inputs
+    is the score of their beginnings, and the board marks it."""
+
+    inputs: int = Field(description="inputs cut")
+    tokens: int = Field(description="tokens cut off them, in total")
+    max_input_tokens: int | None = Field(description="where the encoder cuts (its tokenizer's tokens)")
+    longest_input_tokens: int | None
 
 
 class Provenance(Record):
@@ -83,6 +93,8 @@ class Entry(Record):
     ci95_fisher: Interval = Field(description="Fisher z with variance 1.06/(n-3) (Spearman main scores only)")
     binary: BinaryMetrics | None
     cost: Cost | None
+    truncation: Truncation | None = Field(None, description="null: nothing was cut, or the encoder cannot tell")
+    by_length: list[LengthBucket] | None = Field(None, description="encode calls by longest input (profile)")
     provenance: Provenance
 
 

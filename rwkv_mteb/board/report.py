@@ -9,6 +9,7 @@ import matplotlib
 import numpy as np
 
 from rwkv_mteb.board.analysis_report import analysis_tables, write_analysis_plot
+from rwkv_mteb.board.long_inputs import long_input_tables, long_tasks, write_long_input_plot
 from rwkv_mteb.board.records import Board, Cost, Entry
 from rwkv_mteb.board.summary import layers_swept, summary_rows
 from rwkv_mteb.layerwise.variants import method_label
@@ -255,9 +256,12 @@ def write_readme(board: Board, path: Path) -> None:
     groups: dict[tuple[str, str], list[Entry]] = {}
     for e in board.entries:
         groups.setdefault((e.task, e.split), []).append(e)
+    long = set(long_tasks(board))
     for (task, split), entries in sorted(groups.items()):
-        lines += _summary_table(board, task, split)
+        if task not in long:  # a task of document lengths gets one table across its lengths instead
+            lines += _summary_table(board, task, split)
         full += _split_table(board, task, split, entries)
+    lines += long_input_tables(board)
     if board.layer_sweeps:
         full += _sweep_tables(board)
     if board.layer_choice_regret:
@@ -274,6 +278,7 @@ def write_readme(board: Board, path: Path) -> None:
         "explorer reads `pairs.js` beside it). Plots: `layers.png` (score by layer with its interval band; sentence "
         "encoders as reference lines), `cost_vs_score.png`"
         + (", `diagnostics.png`" if board.diagnostics else "")
+        + (", `long_inputs.png`" if long else "")
         + (", `analysis.png`" if board.analyses else "")
         + ".",
         "",
@@ -336,7 +341,9 @@ def _save(fig: Any, path: Path) -> None:
 
 def write_plots(board: Board, out: Path) -> None:
     plt.rcParams["svg.hashsalt"] = "rwkv-mteb"
-    splits = sorted({(e.task, e.split) for e in board.entries})
+    long = set(long_tasks(board))
+    write_long_input_plot(board, out / "long_inputs.png", plt)
+    splits = sorted({(e.task, e.split) for e in board.entries if e.task not in long})
     if not splits:
         return
     by_split = {key: [e for e in board.entries if (e.task, e.split) == key] for key in splits}

@@ -84,6 +84,7 @@ class LayerwiseEncoder(InputModule):
         # the cache, sentences per worker that computed them and per origin (this evaluation, a sweep's pass, an
         # earlier run's cache), and the pass whose vectors it served last
         self.tokens_seen = 0
+        self.input_lengths: list[int] = []  # each input's tokens, prompt included, before any cut
         self.cache_hits = 0
         self.producers: Counter[str] = Counter()
         self.origins: Counter[str] = Counter()
@@ -157,6 +158,7 @@ class LayerwiseEncoder(InputModule):
         texts = [prompt + t for t in inputs] if prompt else list(inputs)
         token_ids, starts = self.encode_texts(texts)
         self.tokens_seen += sum(map(len, token_ids))
+        self.input_lengths.extend(map(len, token_ids))
         return {"texts": texts, "token_ids": token_ids, "starts": starts}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -164,6 +166,11 @@ class LayerwiseEncoder(InputModule):
         features["layer_embeddings"] = pooled
         features["sentence_embedding"] = pooled.mean(1) if self.combine == "mean" else pooled.flatten(1)
         return features
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        """Where the backbone cuts an input (a transformers model's maximum positions); None: never (RWKV)."""
+        return getattr(self.backbone, "max_tokens", None)
 
     @property
     def max_seq_length(self) -> float:

@@ -91,7 +91,9 @@ class GloveEmbedding(StaticEmbedding):
     ) -> None:
         super().__init__(tokenizer, embedding_weights=embedding_weights, embedding_dim=embedding_dim, **kwargs)
         self._vocab = _Vocabulary(self.tokenizer.get_vocab())
-        self.tokens_seen = 0  # read by the profiling hook
+        self.tokens_seen = 0  # read by the profiling hook, with each input's words (GloVe cuts nothing)
+        self.input_lengths: list[int] = []
+        self.max_input_tokens = None
 
     def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, torch.Tensor]:
         if prompt:
@@ -100,6 +102,7 @@ class GloveEmbedding(StaticEmbedding):
         lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
         words = list(chain.from_iterable(split))
         self.tokens_seen += len(words)
+        self.input_lengths.extend(lengths.tolist())
         ids = np.fromiter(map(self._vocab.__getitem__, words), dtype=np.int64, count=len(words))
         offsets = np.zeros(len(split), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])

@@ -3,7 +3,9 @@
 ``profile(model, load_seconds)`` wraps an MTEB encoder in place (its ``encode`` is replaced on the instance,
 so every ``isinstance`` check MTEB makes still holds). Each split gets one :class:`ProfileRecord`: sentences,
 pairs, tokens, encode wall time, peak GPU memory (reset for the split), peak resident memory of the split, model
-load time, device, dtype, batch size and library versions. CUDA work is synchronised before a clock is read; the
+load time, device, dtype, batch size and library versions, and input lengths: the longest input, how many
+inputs the encoder cut to its maximum length and by how many tokens, and the cost of encode calls by their
+longest input (:mod:`rwkv_mteb.provenance.lengths`). CUDA work is synchronised before a clock is read; the
 split that contains the model's first encode call is flagged, and that call's time is reported as warm-up.
 
 Rates (seconds per pair, sentences and tokens per second) describe what *producing* the split's vectors cost:
@@ -35,6 +37,7 @@ from pydantic import ValidationError
 from rwkv_mteb.errors import CorruptFileError
 from rwkv_mteb.layerwise.variants import display_name
 from rwkv_mteb.provenance.identity import worker_label
+from rwkv_mteb.provenance.lengths import add_lengths, call_lengths, finish_lengths, logged_so_far
 from rwkv_mteb.provenance.memory import measured
 from rwkv_mteb.provenance.records import (
     PROFILE_SCHEMA_VERSION,
@@ -138,6 +141,7 @@ class Profiler:
                 record = self.records[key] = self._new_record(key, task, kwargs)
             self._hooked_tokens = None
             before = self._tally()
+            logged = logged_so_far(self._first)
             with measured(reset_gpu_peak=new) as peaks:
                 out = encode(inputs, *args, **kwargs)
             if not self.first_call_done:
@@ -145,6 +149,9 @@ class Profiler:
                 record.includes_warmup, record.warmup_seconds = True, peaks.seconds
             self.last_used = time.monotonic()
             self._add_call(record, before, peaks, len(getattr(inputs, "dataset", ()) or ()))
+            measured_lengths = call_lengths(self._first, inputs, logged)
+            if measured_lengths is not None:
+                add_lengths(record, *measured_lengths, peaks)
             self._check_constant(key, record, out)
             _finish(record, getattr(self._first, "sweep_pass", None))
             return out
@@ -233,6 +240,7 @@ def _finish(record: ProfileRecord, sweep_pass: Any) -> None:
     elif record.sweep_pass is not None and record.sweep_pass.sentences:
         seconds, sentences, tokens = record.sweep_pass.seconds, record.sweep_pass.sentences, record.sweep_pass.tokens
     ok = bool(seconds and sentences)
+    finish_lengths(record, origins <= {THIS_EVALUATION})
     record.sentences_per_second = sentences / seconds if ok else None
     record.tokens_per_second = tokens / seconds if ok and tokens is not None else None
     record.seconds_per_pair = 2 * seconds / sentences if ok and record.pair_task else None

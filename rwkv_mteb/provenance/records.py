@@ -54,6 +54,21 @@ class PassCost(Record):
     workers: dict[str, WorkerShare] = Field(description="who ran the model: this process, or each Ray worker")
 
 
+class LengthBucket(Record):
+    """The encode calls of a split whose longest input falls in one length range (a retrieval corpus of
+    long documents is encoded apart from its short queries, so each range shows what long inputs cost)."""
+
+    up_to_tokens: int | None = Field(description="the range's upper end (tokens, inclusive); null: beyond the last")
+    calls: int
+    inputs: int
+    tokens: int = Field(description="the inputs' own tokens, before any cut")
+    seconds: float = Field(description="wall time of these calls (read-back time when vectors came from a cache)")
+    seconds_per_input: float | None = Field(description="null unless this evaluation computed every vector")
+    tokens_per_second: float | None = Field(description="as seconds_per_input")
+    peak_rss_mb: float
+    peak_gpu_allocated_mb: float | None
+
+
 class ProfileRecord(Record):
     """The cost of encoding one split (and subset) of one task with one model."""
 
@@ -103,6 +118,15 @@ class ProfileRecord(Record):
     )
     batch_size: int | None
     versions: dict[str, str | None]
+    max_input_tokens: int | None = Field(
+        None, description="the longest input the encoder reads whole; longer ones are cut (null: no limit known)"
+    )
+    longest_input_tokens: int | None = Field(None, description="the split's longest input, before any cut")
+    truncated_inputs: int | None = Field(
+        None, description="inputs longer than max_input_tokens, cut to it (null: the encoder cannot tell)"
+    )
+    truncated_tokens: int | None = Field(None, description="tokens cut off those inputs, in total")
+    by_length: list[LengthBucket] | None = Field(None, description="the split's encode calls by longest input")
 
 
 class ProfileFile(Record):

@@ -1,0 +1,163 @@
+"""`rwkv-mteb scaling`: what one long input costs a model, length by length, on its real weights.
+
+Each length is measured in a fresh process (so one length's allocations cannot hide in another's peak): the
+model is loaded the way the layer-wise encoder loads it, one input of exactly that many tokens (real text: the
+long-context suite's MRPC haystack where the data folder is set, else a fixed built-in text, repeated) is
+encoded with every hidden state mean-pooled, the encoder's own path (RWKV: chunks with the state carried
+across them; transformers: one forward, cut at the model's maximum positions, the cut reported). Seconds are
+the fastest of the timed runs (at least one, more while they add up to under 3 s); peak memory is the peak
+resident memory of the first run above the level after loading and a 64-token warm-up (on Linux exact: the
+kernel's high-water mark, reset before the run; elsewhere sampled every 20 ms), and CUDA's peak allocation on a
+GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rwkv_mteb.errors import ModelUnavailableError
+
+BUILT_IN_TEXT = (
+    "A recurrent model reads a document one token at a time and keeps a state of fixed size, so the cost of a "
+    "token does not depend on how many came before it. An attention model compares each token with every "
+    "earlier one, and its cost per token grows with the length of the input. "
+)
+
+
+def _text(tokenizer: Any, length: int) -> list[int]:
+    from rwkv_mteb.config import data_dir
+
+    text = BUILT_IN_TEXT
+    if data_dir() is not None:
+        from rwkv_mteb.tasks.generators.sources import filler_sentences
+
+        text = " ".join(filler_sentences()[:2000])
+    ids = list(tokenizer.plain([text])[0])
+    return (ids * (length // len(ids) + 1))[:length]
+
+
+def _reset_peak() -> bool:
+    """Linux: reset this process's peak resident memory (VmHWM) to the current level, so the peak read after a
+    run is exactly that run's (no sampling that a short run can slip between)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_mb() -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def point(model: str, length: int, device: str | None, dtype: str | None) -> dict[str, Any]:
+    """One length, measured in this process (see the module docstring)."""
+    from rwkv_mteb.models.builders import layerwise_encoder
+    from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME
+    from rwkv_mteb.provenance.memory import measured, rss_mb
+
+    if model not in LANGUAGE_MODELS_BY_NAME:
+        raise ModelUnavailableError(f"{model!r} is not a language model rwkv-mteb serves; see `rwkv-mteb models`")
+    encoder = layerwise_encoder(
+        model, family=LANGUAGE_MODELS_BY_NAME[model].family, layers=[0], device=device, dtype=dtype, cache=False
+    )
+    backbone = encoder.backbone
+    layers = list(range(backbone.num_hidden_states))
+    ids = _text(backbone.tokenizer, length)
+    backbone.pooled([ids[:64]], layers, "mean")
+    base = rss_mb()
+    exact = _reset_peak()
+    times = []
+    with measured() as peaks:
+        backbone.pooled([ids], layers, "mean")
+    times.append(peaks.seconds)
+    peak = (_peak_mb() if exact else None) or peaks.rss_mb
+    while sum(times) < 3.0 and len(times) < 5:
+        start = time.perf_counter()
+        backbone.pooled([ids], layers, "mean")
+        times.append(time.perf_counter() - start)
+    limit = getattr(backbone, "max_tokens", None)
+    used = min(length, limit) if limit else length
+    seconds = min(times)
+    return {
+        "tokens": length,
+        "tokens_encoded": used,
+        "truncated": used < length,
+        "seconds": seconds,
+        "seconds_per_token": seconds / used,
+        "tokens_per_second": used / seconds,
+        "peak_rss_mb": max(peak - base, 0.0),
+        "peak_rss_exact": exact,
+        "peak_gpu_allocated_mb": peaks.gpu_allocated_mb,
+        "runs": len(times),
+        "device": str(backbone.device),
+        "dtype": backbone.dtype,
+        "revision": backbone.revision,
+    }
+
+
+def spread(values: list[float]) -> float:
+    """(max - min) / min: how far a curve that should be flat strays from flat."""
+    low = min(values)
+    return (max(values) - low) / low if low > 0 else float("inf")
+
+
+def scaling(model: str, lengths: list[int], device: str | None = None, dtype: str | None = None) -> dict[str, Any]:
+    """Every length in a fresh process; the curve and its spreads."""
+    points = []
+    for length in lengths:
+        command = [sys.executable, "-m", "rwkv_mteb.runs.scaling", model, str(length)]
+        command += [*(["--device", device] if device else []), *(["--dtype", dtype] if dtype else [])]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise ModelUnavailableError(f"scaling {model} at {length} tokens failed: {last}")
+        points.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(_row(points[-1]), flush=True)
+    encoded = [p for p in points if not p["truncated"]]
+    return {
+        "model": model,
+        "revision": points[0]["revision"] if points else None,
+        "points": points,
+        "seconds_per_token_spread": spread([p["seconds_per_token"] for p in encoded]) if encoded else None,
+        "peak_rss_spread": spread([max(p["peak_rss_mb"], 1.0) for p in encoded]) if encoded else None,
+        "command": " ".join(["rwkv-mteb", "scaling", "-m", repr(model), "--lengths", *map(str, lengths)]),
+    }
+
+
+def _row(p: dict[str, Any]) -> str:
+    cut = f" (cut to {p['tokens_encoded']})" if p["truncated"] else ""
+    return (
+        f"{p['tokens']:>7} tokens{cut}: {p['seconds']:.3f} s, {1e6 * p['seconds_per_token']:.1f} µs/token, "
+        f"{p['tokens_per_second']:,.0f} tokens/s, peak +{p['peak_rss_mb']:.0f} MB resident"
+        + (f", {p['peak_gpu_allocated_mb']:.0f} MB GPU" if p["peak_gpu_allocated_mb"] is not None else "")
+    )
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    from rwkv_mteb.provenance.sidecars import atomic_write_json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, result)
+
+
+if __name__ == "__main__":  # one point, in a fresh process (what scaling() runs)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("length", type=int)
+    parser.add_argument("--device")
+    parser.add_argument("--dtype")
+    args = parser.parse_args()
+    print(json.dumps(point(args.model, args.length, args.device, args.dtype)))

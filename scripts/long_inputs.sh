@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Long inputs, a third job after scripts/main.sh (same results/): the generated long-context suite (passkey and
+# needle retrieval, needle reranking; 256 to 32,768 RWKV World tokens per document) for GloVe, the SBERT models,
+# SmolLM2-135M-Instruct layer by layer (cut at its 8,192 positions: the profiles count the cut inputs) and the
+# tiny real rwkv.cpp RWKV-6/-7 (state carried across any length), then the leaderboard rebuilt from everything.
+# Its measured time on 2 cores is in the README ("Long inputs"). Data: ../shared/data as in main.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/job_env.sh
+source scripts/job_env.sh
+LONG=(LongPasskeyRetrieval LongNeedleRetrieval LongNeedleReranking)
+SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
+GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
+TINY=${RWKV_MTEB_DATA_DIR:-../shared/data}/rwkvcpp
+V6=rwkvcpp/tiny-rwkv-6v0-1m
+V7=rwkvcpp/tiny-rwkv-7v0-834K
+export RWKV_MTEB_MODEL_PATHS="$SMOL=$GGUF:$V6=$TINY/tiny-rwkv-6v0-1m.pth:$V7=$TINY/tiny-rwkv-7v0-834K.pth"
+.venv/bin/rwkv-mteb protocol --output-folder "$OUT" -t "${LONG[@]}"
+for model in "$V6" "$V7"; do
+    .venv/bin/rwkv-mteb sweep -m "$model" --pooling mean --output-folder "$OUT" -t "${LONG[@]}" --augmented-sample 0
+done
+.venv/bin/rwkv-mteb sweep -m "$SMOL" --dtype bfloat16 --pooling mean --output-folder "$OUT" -t "${LONG[@]}" \
+    --augmented-sample 0
+.venv/bin/rwkv-mteb leaderboard --results "$OUT" --out leaderboard

@@ -1,0 +1,124 @@
+"""Long inputs: truncation counted per split (a transformers backbone with 64 positions, a sentence-transformers
+model with its max_seq_length), recounted here by hand; the board's mark on cut entries and its length table;
+`rwkv-mteb scaling` on a random RWKV-6 and a GPT-2-shaped model."""
+
+import json
+
+import pytest
+
+from tests.conftest import cli_env, run
+
+pytestmark = pytest.mark.usefixtures("registered")
+TASK, SPLITS = "LongNeedleRetrieval", ["test_256", "test_512"]
+
+
+@pytest.fixture(scope="module")
+def short_llama(tmp_path_factory):
+    """A random Llama with 64 positions and a byte-level vocabulary: every input's tokens are its UTF-8 bytes."""
+    import torch
+    from transformers import LlamaConfig, LlamaModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("short-llama")
+    config = LlamaConfig(
+        vocab_size=256, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, max_position_embeddings=64,
+    )  # fmt: skip
+    LlamaModel(config).save_pretrained(folder)
+    return folder
+
+
+def texts_of(split):
+    import mteb
+
+    task = mteb.get_task(TASK, eval_splits=[split])
+    task.load_data()
+    data = task.dataset["default"][split]
+    return list(data["corpus"]["text"]) + list(data["queries"]["text"])
+
+
+def profile_records(folder):
+    (path,) = [p for p in folder.rglob(f"profiles/{TASK}.json")]
+    return {r["split"]: r for r in json.loads(path.read_text())["records"]}
+
+
+def test_a_transformers_backbone_counts_what_it_cuts(short_llama, shared_data, tmp_path, monkeypatch):
+    model = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    env = cli_env(HF_HUB_OFFLINE="1", RWKV_MTEB_DATA_DIR=str(shared_data), RWKV_MTEB_CACHE_DIR=str(tmp_path / "c"),
+                  RWKV_MTEB_MODEL_PATHS=f"{model}={short_llama}")  # fmt: skip
+    proc = run("mteb", "run", "-m", f"{model} (layer=1)", "-t", TASK, "--eval-splits", *SPLITS,
+               "--output-folder", str(tmp_path / "out"), "-v", "0", env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    monkeypatch.setenv("RWKV_MTEB_DATA_DIR", str(shared_data))
+    monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "c"))
+    records = profile_records(tmp_path / "out")
+    for split in SPLITS:
+        lengths = [len(t.encode("utf-8")) for t in texts_of(split)]  # byte-level: one token per byte
+        record = records[split]
+        assert record["max_input_tokens"] == 64
+        assert record["longest_input_tokens"] == max(lengths)
+        assert record["truncated_inputs"] == sum(n > 64 for n in lengths)
+        assert record["truncated_tokens"] == sum(n - 64 for n in lengths if n > 64)
+        assert sum(b["inputs"] for b in record["by_length"]) == len(lengths)
+        assert sum(b["tokens"] for b in record["by_length"]) == sum(lengths)
+        # queries (short) and documents (long) are encoded in separate calls: two length buckets
+        assert len(record["by_length"]) == 2
+
+    # the board marks the cut entries and shows the task as a table across lengths
+    proc = run("rwkv-mteb", "leaderboard", "--results", str(tmp_path / "out"), "--out", str(tmp_path / "board"),
+               env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    for entry in board["entries"]:
+        record = records[entry["split"]]
+        assert entry["truncation"] == {
+            "inputs": record["truncated_inputs"],
+            "tokens": record["truncated_tokens"],
+            "max_input_tokens": 64,
+            "longest_input_tokens": record["longest_input_tokens"],
+        }
+    readme = (tmp_path / "board" / "README.md").read_text()
+    table = readme[readme.index(f"### {TASK}") :]
+    assert "| 256 | 512 |" in table and "(L1) ✂" in table
+    assert (tmp_path / "board" / "long_inputs.png").stat().st_size > 10_000
+
+
+def test_a_sentence_transformer_counts_what_its_max_seq_length_cuts(shared_data, tmp_path, monkeypatch):
+    import mteb
+
+    monkeypatch.setenv("RWKV_MTEB_DATA_DIR", str(shared_data))
+    monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "c"))
+    model = mteb.get_model("sentence-transformers/all-MiniLM-L6-v2")
+    cache = mteb.ResultCache(tmp_path / "out")
+    mteb.evaluate(model, [mteb.get_task(TASK, eval_splits=["test_512"])], cache=cache, show_progress_bar=False)
+    record = profile_records(tmp_path / "out")["test_512"]
+    tokenizer, limit = model.model.tokenizer, model.model.max_seq_length
+    lengths = [len(ids) for ids in tokenizer(texts_of("test_512"), verbose=False)["input_ids"]]
+    assert record["max_input_tokens"] == limit == 256
+    assert record["truncated_inputs"] == sum(n > limit for n in lengths) > 0
+    assert record["truncated_tokens"] == sum(n - limit for n in lengths if n > limit)
+
+
+@pytest.mark.slow
+def test_scaling_measures_each_length_and_reports_the_cut(small_rwkv, tmp_path):
+    import torch
+    from transformers import GPT2Config, GPT2Model
+
+    torch.manual_seed(0)
+    GPT2Model(GPT2Config(n_embd=64, n_layer=2, n_head=2, n_positions=128, vocab_size=256)).save_pretrained(
+        tmp_path / "gpt2"
+    )
+    paths = f"RWKV/v6-Finch-1B6-HF={small_rwkv}:openai-community/gpt2={tmp_path / 'gpt2'}"
+    env = cli_env(HF_HUB_OFFLINE="1", RWKV_MTEB_DATA_DIR="", RWKV_MTEB_MODEL_PATHS=paths)
+    for model, cut in (("RWKV/v6-Finch-1B6-HF", False), ("openai-community/gpt2", True)):
+        out = tmp_path / f"{model.split('/')[0]}.json"
+        proc = run("rwkv-mteb", "scaling", "-m", model, "--lengths", "64", "256", "--out", str(out), env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        result = json.loads(out.read_text())
+        assert [p["tokens"] for p in result["points"]] == [64, 256]
+        assert [p["tokens_encoded"] for p in result["points"]] == [64, 128 if cut else 256]
+        assert result["points"][1]["truncated"] is cut
+        for p in result["points"]:
+            assert p["seconds"] > 0 and p["peak_rss_mb"] >= 0
+            assert p["seconds_per_token"] == pytest.approx(p["seconds"] / p["tokens_encoded"])
+        assert "µs/token" in proc.stdout
