@@ -100,7 +100,7 @@ def test_a_sentence_transformer_counts_what_its_max_seq_length_cuts(shared_data,
 
 
 @pytest.mark.slow
-def test_scaling_measures_each_length_and_reports_the_cut(small_rwkv, tmp_path):
+def test_scaling_measures_each_length_and_the_board_publishes_it(small_rwkv, shared_data, tmp_path):
     import torch
     from transformers import GPT2Config, GPT2Model
 
@@ -122,3 +122,22 @@ def test_scaling_measures_each_length_and_reports_the_cut(small_rwkv, tmp_path):
             assert p["seconds"] > 0 and p["peak_rss_mb"] >= 0
             assert p["seconds_per_token"] == pytest.approx(p["seconds"] / p["tokens_encoded"])
         assert "µs/token" in proc.stdout
+        (tmp_path / "runs" / "scaling").mkdir(parents=True, exist_ok=True)
+        out.rename(tmp_path / "runs" / "scaling" / out.name)
+
+    # the board reads the curves beside a run's results and publishes them as measured
+    env = cli_env(**{**env, "RWKV_MTEB_DATA_DIR": str(shared_data), "RWKV_MTEB_CACHE_DIR": str(tmp_path / "c")})
+    proc = run("mteb", "run", "-m", "stanfordnlp/glove.6B.50d", "-t", TASK, "--eval-splits", *SPLITS,
+               "--output-folder", str(tmp_path / "runs"), "-v", "0", env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run("rwkv-mteb", "leaderboard", "--results", str(tmp_path / "runs"), "--out", str(tmp_path / "board"),
+               env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    assert [c["model"] for c in board["scaling"]] == ["RWKV/v6-Finch-1B6-HF", "openai-community/gpt2"]
+    readme = (tmp_path / "board" / "README.md").read_text()
+    for curve in board["scaling"]:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {curve['model']} |"))
+        for p in curve["points"]:  # the table's µs per token, recomputed from seconds and tokens read
+            assert f"{1e6 * p['seconds'] / p['tokens_encoded']:.0f} µs, +{p['peak_rss_mb']:.0f} MB" in row
+        assert row.count("✂") == sum(p["truncated"] for p in curve["points"])

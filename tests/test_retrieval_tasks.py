@@ -235,3 +235,32 @@ def test_a_sweep_over_retrieval_and_reranking_equals_separate_runs(small_rwkv, s
         assert set(swept) == set(alone) == {f"{model} (layer=0)", f"{model} (layer=2)"}
         for variant, scores in alone.items():
             assert scores["test_256"] == pytest.approx(swept[variant]["test_256"], abs=1e-6), (task, variant)
+
+
+def test_a_hub_retrieval_task_without_a_data_folder_goes_through_mteb_s_own_loader(tmp_path, monkeypatch):
+    """The hub path, offline: MTEB's RetrievalDatasetLoader is asked for the pinned repository and revision."""
+    import mteb.abstasks.retrieval as retrieval
+
+    from rwkv_mteb.tasks.factory import make_task_class
+
+    spec, _ = tiny_task(tmp_path)
+    text = (tmp_path / "tiny.toml").read_text() + '[hub]\npath = "org/tiny-retrieval"\nrevision = "0123456789abcdef"\n'
+    (tmp_path / "tiny.toml").write_text(text)
+    spec = parse_task_file(tmp_path / "tiny.toml")
+    asked = []
+
+    class Loader:
+        def __init__(self, **kwargs):
+            asked.append(kwargs)
+
+        def load(self, num_proc=None):
+            return read_retrieval_split(spec, spec.splits["test"], tmp_path / "tiny" / "test")
+
+    monkeypatch.delenv("RWKV_MTEB_DATA_DIR", raising=False)
+    monkeypatch.setattr(retrieval, "RetrievalDatasetLoader", Loader)
+    task = make_task_class(spec)()
+    task.load_data()
+    assert [(a["hf_repo"], a["revision"], a["split"]) for a in asked] == [
+        ("org/tiny-retrieval", "0123456789abcdef", "test")
+    ]
+    assert task.dataset["default"]["test"]["relevant_docs"] == {"q1": {"d1": 1}}

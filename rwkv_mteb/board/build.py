@@ -25,6 +25,7 @@ from rwkv_mteb.board.collect import (
     collect_diagnostics,
     collect_predictions,
     collect_runs,
+    collect_scaling,
     describe_model,
     gold_labels,
     resampled_prediction,
@@ -352,6 +353,7 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
         "interventions": intervention_effects(entries, paired),
         "diagnostics": [d.model_dump() for d in diagnostics],
         "analyses": [a.model_dump() for a in collect_analyses(folders)],
+        "scaling": [c.model_dump() for c in collect_scaling(folders)],
         "warnings": sorted(set(warnings)),
     }
     for message in board["warnings"]:

@@ -30,7 +30,7 @@ from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.layerwise.prompts import Prompt
 from rwkv_mteb.layerwise.variants import display_name
 from rwkv_mteb.metrics.stats import PAIR_SCORES
-from rwkv_mteb.provenance.records import ProfileFile, ProfileRecord
+from rwkv_mteb.provenance.records import ProfileFile, ProfileRecord, ScalingCurve
 from rwkv_mteb.provenance.sidecars import (
     COMMANDS_LOG,
     analysis_path,
@@ -206,6 +206,16 @@ def collect_diagnostics(folders: list[Path]) -> list[Diagnostics]:
                 validated(Diagnostics, read_json(path, "sweep diagnostics", fix), path, "sweep diagnostics", fix)
             )
     return sorted(found, key=lambda d: (d.model, d.pooling, d.prompt, d.ablate, d.task))
+
+
+def collect_scaling(folders: list[Path]) -> list[ScalingCurve]:
+    """The curves ``rwkv-mteb scaling --out <folder>/scaling/<name>.json`` wrote beside each folder's results."""
+    found = []
+    for folder in folders:
+        for path in sorted((folder / "scaling").glob("*.json")):
+            fix = "delete it or rerun the scaling command that wrote it"
+            found.append(validated(ScalingCurve, read_json(path, "scaling curve", fix), path, "scaling curve", fix))
+    return sorted(found, key=lambda c: c.model)
 
 
 def collect_analyses(folders: list[Path]) -> list[AnalysisFile]:

@@ -55,10 +55,41 @@ def _cell(e: Entry | None) -> str:
     return f"{e.main_score:.3f}{layer}" + (f" {CUT}" if e.truncation else "")
 
 
+def scaling_table(board: Board) -> list[str]:
+    """Each `rwkv-mteb scaling` curve: µs per token and peak resident memory above the model, by length."""
+    if not board.scaling:
+        return []
+    lengths = sorted({p.tokens for c in board.scaling for p in c.points})
+    lines = [
+        "### Cost by input length (`rwkv-mteb scaling`)",
+        "",
+        "One input of each length, every hidden state mean-pooled, each length in a fresh process: µs per token "
+        f"read, and peak resident memory above the loaded model. {CUT}: the model read only its maximum positions.",
+        "",
+        "| model | device, dtype | " + " | ".join(map(str, lengths)) + " | spread (read whole) |",
+        "|---|---|" + "---|" * len(lengths) + "---|",
+    ]
+    for curve in board.scaling:
+        at = {p.tokens: p for p in curve.points}
+        cells = [
+            f"{1e6 * at[n].seconds_per_token:.0f} µs, +{at[n].peak_rss_mb:.0f} MB"
+            + (f" {CUT}" if at[n].truncated else "")
+            if n in at
+            else "–"
+            for n in lengths
+        ]
+        first = curve.points[0]
+        spreads = (
+            f"{100 * (curve.seconds_per_token_spread or 0):.0f}% time, {100 * (curve.peak_rss_spread or 0):.0f}% memory"
+        )
+        lines.append(f"| {curve.model} | {first.device}, {first.dtype} | " + " | ".join(cells) + f" | {spreads} |")
+    return [*lines, ""]
+
+
 def long_input_tables(board: Board) -> list[str]:
     tasks = long_tasks(board)
     if not tasks:
-        return []
+        return scaling_table(board)
     lines = [
         "## Long inputs",
         "",
@@ -77,7 +108,7 @@ def long_input_tables(board: Board) -> list[str]:
         for label, row in sorted(_series(entries).items()):
             lines.append(f"| {label} | " + " | ".join(_cell(row.get(n)) for n in lengths) + " |")
         lines.append("")
-    return lines
+    return lines + scaling_table(board)
 
 
 def _seconds_per_document(e: Entry) -> float | None:
@@ -86,11 +117,33 @@ def _seconds_per_document(e: Entry) -> float | None:
     return max(buckets, key=lambda b: b.up_to_tokens or 2**62).seconds_per_input if buckets else None
 
 
+def _scaling_plot(board: Board, time_ax: Any, memory_ax: Any) -> None:
+    for i, curve in enumerate(board.scaling):
+        points = sorted(curve.points, key=lambda p: p.tokens)
+        xs = [p.tokens for p in points]
+        label = curve.model.split("/")[-1]
+        time_ax.plot(xs, [1e6 * p.seconds_per_token for p in points], "o-", color=f"C{i}", label=label)
+        memory_ax.plot(xs, [max(p.peak_rss_mb, 0.1) for p in points], "o-", color=f"C{i}", label=label)
+    time_ax.set(xscale="log", yscale="log", xlabel="input tokens", ylabel="µs per token read")
+    time_ax.set_title("rwkv-mteb scaling: time per token")
+    memory_ax.set(xscale="log", yscale="log", xlabel="input tokens", ylabel="peak MB above the model")
+    memory_ax.set_title("rwkv-mteb scaling: peak resident memory")
+    for ax in (time_ax, memory_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+
+
 def write_long_input_plot(board: Board, path: Any, plt: Any) -> bool:
     tasks = long_tasks(board)
     if not tasks:
         return False
-    fig, axes = plt.subplots(2, len(tasks), figsize=(5.5 * len(tasks), 8), squeeze=False)
+    rows = 3 if board.scaling else 2
+    cols = max(len(tasks), 2)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4 * rows), squeeze=False)
+    if board.scaling:
+        _scaling_plot(board, axes[2][0], axes[2][1])
+    for ax in [*axes[0][len(tasks) :], *axes[1][len(tasks) :], *(axes[2][2:] if board.scaling else [])]:
+        ax.axis("off")
     for col, task in enumerate(tasks):
         series = _series([e for e in board.entries if e.task == task])
         score_ax, cost_ax = axes[0][col], axes[1][col]

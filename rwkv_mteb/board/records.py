@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from rwkv_mteb.analysis.records import AnalysisFile
-from rwkv_mteb.provenance.records import LengthBucket, ProfileFile, Record, schema_text
+from rwkv_mteb.provenance.records import LengthBucket, ProfileFile, Record, ScalingCurve, schema_text
 
 BOARD_SCHEMA_VERSION = 2
 Interval = tuple[float, float] | None
@@ -236,6 +236,9 @@ class Board(Record):
     interventions: list[InterventionEffect] = Field(default_factory=list)
     diagnostics: list[Diagnostics]
     analyses: list[AnalysisFile] = Field(default_factory=list, description="what `rwkv-mteb analyze` wrote")
+    scaling: list[ScalingCurve] = Field(
+        default_factory=list, description="cost by input length: what `rwkv-mteb scaling` wrote under scaling/"
+    )
     warnings: list[str]
 
 

@@ -129,6 +129,35 @@ class ProfileRecord(Record):
     by_length: list[LengthBucket] | None = Field(None, description="the split's encode calls by longest input")
 
 
+class ScalingPoint(Record):
+    """One input length measured by `rwkv-mteb scaling` in a fresh process."""
+
+    tokens: int = Field(description="the input's length, in the model's own tokens")
+    tokens_encoded: int = Field(description="what the model read: less when it cuts at its maximum positions")
+    truncated: bool
+    seconds: float = Field(description="fastest timed run, all hidden states mean-pooled")
+    seconds_per_token: float = Field(description="seconds / tokens_encoded")
+    tokens_per_second: float
+    peak_rss_mb: float = Field(description="peak resident memory of the first run above the loaded model")
+    peak_rss_exact: bool = Field(description="the kernel's high-water mark, reset before the run (Linux); else sampled")
+    peak_gpu_allocated_mb: float | None
+    runs: int
+    device: str
+    dtype: str
+    revision: str
+
+
+class ScalingCurve(Record):
+    """``rwkv-mteb scaling --out FILE``: a model's cost by input length; the board reads ``<results>/scaling/``."""
+
+    model: str
+    revision: str | None
+    points: list[ScalingPoint]
+    seconds_per_token_spread: float | None = Field(description="(max - min) / min over the lengths read whole")
+    peak_rss_spread: float | None = Field(description="as seconds_per_token_spread, for peak_rss_mb")
+    command: str
+
+
 class ProfileFile(Record):
     """``<model>/<revision>/profiles/<task>.json``, beside MTEB's result file (version 1 files still read)."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rwkv_mteb.errors import ModelUnavailableError
+from rwkv_mteb.provenance.records import ScalingCurve
 
 BUILT_IN_TEXT = (
     "A recurrent model reads a document one token at a time and keeps a state of fixed size, so the cost of a "
@@ -114,7 +116,7 @@ def spread(values: list[float]) -> float:
     return (max(values) - low) / low if low > 0 else float("inf")
 
 
-def scaling(model: str, lengths: list[int], device: str | None = None, dtype: str | None = None) -> dict[str, Any]:
+def scaling(model: str, lengths: list[int], device: str | None = None, dtype: str | None = None) -> ScalingCurve:
     """Every length in a fresh process; the curve and its spreads."""
     points = []
     for length in lengths:
@@ -127,14 +129,14 @@ def scaling(model: str, lengths: list[int], device: str | None = None, dtype: st
         points.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(_row(points[-1]), flush=True)
     encoded = [p for p in points if not p["truncated"]]
-    return {
-        "model": model,
-        "revision": points[0]["revision"] if points else None,
-        "points": points,
-        "seconds_per_token_spread": spread([p["seconds_per_token"] for p in encoded]) if encoded else None,
-        "peak_rss_spread": spread([max(p["peak_rss_mb"], 1.0) for p in encoded]) if encoded else None,
-        "command": " ".join(["rwkv-mteb", "scaling", "-m", repr(model), "--lengths", *map(str, lengths)]),
-    }
+    return ScalingCurve(
+        model=model,
+        revision=points[0]["revision"] if points else None,
+        points=points,
+        seconds_per_token_spread=spread([p["seconds_per_token"] for p in encoded]) if encoded else None,
+        peak_rss_spread=spread([max(p["peak_rss_mb"], 1.0) for p in encoded]) if encoded else None,
+        command=shlex.join(["rwkv-mteb", "scaling", "-m", model, "--lengths", *map(str, lengths)]),
+    )
 
 
 def _row(p: dict[str, Any]) -> str:
@@ -146,11 +148,11 @@ def _row(p: dict[str, Any]) -> str:
     )
 
 
-def write(result: dict[str, Any], out: Path) -> None:
+def write(curve: ScalingCurve, out: Path) -> None:
     from rwkv_mteb.provenance.sidecars import atomic_write_json
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out, result)
+    atomic_write_json(out, curve.model_dump(mode="json"))
 
 
 if __name__ == "__main__":  # one point, in a fresh process (what scaling() runs)
