@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import cli_env, run
 
-pytestmark = pytest.mark.usefixtures("registered")
+pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
 TASK, SPLITS = "LongNeedleRetrieval", ["test_256", "test_512"]
 
 
@@ -42,16 +42,25 @@ def profile_records(folder):
     return {r["split"]: r for r in json.loads(path.read_text())["records"]}
 
 
-def test_a_transformers_backbone_counts_what_it_cuts(short_llama, shared_data, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def cut_run(short_llama, shared_data, tmp_path_factory):
+    """`mteb run` of the 64-position model's layer 1 over two length splits, and the board built from it."""
+    tmp = tmp_path_factory.mktemp("cut")
     model = "HuggingFaceTB/SmolLM2-135M-Instruct"
-    env = cli_env(HF_HUB_OFFLINE="1", RWKV_MTEB_DATA_DIR=str(shared_data), RWKV_MTEB_CACHE_DIR=str(tmp_path / "c"),
+    env = cli_env(HF_HUB_OFFLINE="1", RWKV_MTEB_DATA_DIR=str(shared_data), RWKV_MTEB_CACHE_DIR=str(tmp / "c"),
                   RWKV_MTEB_MODEL_PATHS=f"{model}={short_llama}")  # fmt: skip
     proc = run("mteb", "run", "-m", f"{model} (layer=1)", "-t", TASK, "--eval-splits", *SPLITS,
-               "--output-folder", str(tmp_path / "out"), "-v", "0", env=env)  # fmt: skip
+               "--output-folder", str(tmp / "out"), "-v", "0", env=env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run("rwkv-mteb", "leaderboard", "--results", str(tmp / "out"), "--out", str(tmp / "board"), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return tmp
+
+
+def test_a_transformers_backbone_counts_what_it_cuts(cut_run, shared_data, monkeypatch):
     monkeypatch.setenv("RWKV_MTEB_DATA_DIR", str(shared_data))
-    monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(tmp_path / "c"))
-    records = profile_records(tmp_path / "out")
+    monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(cut_run / "c"))
+    records = profile_records(cut_run / "out")
     for split in SPLITS:
         lengths = [len(t.encode("utf-8")) for t in texts_of(split)]  # byte-level: one token per byte
         record = records[split]
@@ -64,11 +73,11 @@ def test_a_transformers_backbone_counts_what_it_cuts(short_llama, shared_data, t
         # queries (short) and documents (long) are encoded in separate calls: two length buckets
         assert len(record["by_length"]) == 2
 
-    # the board marks the cut entries and shows the task as a table across lengths
-    proc = run("rwkv-mteb", "leaderboard", "--results", str(tmp_path / "out"), "--out", str(tmp_path / "board"),
-               env=env)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+
+def test_the_board_marks_cut_entries_and_tabulates_lengths(cut_run):
+    records = profile_records(cut_run / "out")
+    board = json.loads((cut_run / "board" / "leaderboard.json").read_text())
+    assert {e["split"] for e in board["entries"]} == set(SPLITS)
     for entry in board["entries"]:
         record = records[entry["split"]]
         assert entry["truncation"] == {
@@ -77,10 +86,32 @@ def test_a_transformers_backbone_counts_what_it_cuts(short_llama, shared_data, t
             "max_input_tokens": 64,
             "longest_input_tokens": record["longest_input_tokens"],
         }
-    readme = (tmp_path / "board" / "README.md").read_text()
+    readme = (cut_run / "board" / "README.md").read_text()
     table = readme[readme.index(f"### {TASK}") :]
     assert "| 256 | 512 |" in table and "(L1) ✂" in table
-    assert (tmp_path / "board" / "long_inputs.png").stat().st_size > 10_000
+    assert (cut_run / "board" / "long_inputs.png").stat().st_size > 10_000
+
+
+def test_the_page_marks_cut_entries(cut_run):
+    _page_marks_the_cut(cut_run / "board" / "index.html", f"{TASK} / test_512")
+
+
+def _page_marks_the_cut(html, group):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_leaderboard_page import chromium
+
+    if chromium() is None:
+        pytest.skip("no Chromium installed: `apt-get install chromium` (scripts/test.sh does it where it can)")
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        tab = browser.new_page()
+        tab.goto(html.as_uri())
+        tab.wait_for_function("window.rwkvMtebBoard !== undefined")
+        tab.click(f'nav#groups button[data-group="{group}"]')
+        cells = tab.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.innerText)")
+        browser.close()
+    assert cells and all("✂" in cell for cell in cells)
 
 
 def test_a_sentence_transformer_counts_what_its_max_seq_length_cuts(shared_data, tmp_path, monkeypatch):
@@ -99,7 +130,6 @@ def test_a_sentence_transformer_counts_what_its_max_seq_length_cuts(shared_data,
     assert record["truncated_tokens"] == sum(n - limit for n in lengths if n > limit)
 
 
-@pytest.mark.slow
 def test_scaling_measures_each_length_and_the_board_publishes_it(small_rwkv, shared_data, tmp_path):
     import torch
     from transformers import GPT2Config, GPT2Model

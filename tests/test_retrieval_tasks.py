@@ -186,6 +186,7 @@ def _ndcg_at_1_by_hand(corpus, queries, qrels, embed):
     return float(np.mean(hits))
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("registered")
 def test_mteb_scores_a_generated_task_as_counted_by_hand(generated, shared_data, tmp_path, monkeypatch):
     import mteb

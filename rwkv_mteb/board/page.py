@@ -27,8 +27,9 @@ def _inline_script(source: str) -> str:
 
 
 def render_page(board: Board) -> str:
-    """The page with the board inlined, less what it never shows (each entry's provenance: in leaderboard.json)."""
-    shown = board.model_dump(mode="json", exclude={"entries": {"__all__": {"provenance"}}})
+    """The page with the board inlined, less what it never shows (each entry's provenance and cost by length:
+    in leaderboard.json)."""
+    shown = board.model_dump(mode="json", exclude={"entries": {"__all__": {"provenance", "by_length"}}})
     data = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     parts = {
         "/*CSS*/": _asset("board.css"),
