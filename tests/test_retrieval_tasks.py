@@ -265,3 +265,44 @@ def test_a_hub_retrieval_task_without_a_data_folder_goes_through_mteb_s_own_load
         ("org/tiny-retrieval", "0123456789abcdef", "test")
     ]
     assert task.dataset["default"]["test"]["relevant_docs"] == {"q1": {"d1": 1}}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("registered")
+def test_board_intervals_of_retrieval_entries_are_over_queries(shared_data, tmp_path, generated):
+    """Per query, recounted by hand from the saved rankings: nDCG@1 is a hit at rank 1, MAP with one relevant
+    document its reciprocal rank; their mean is the result file's score, the interval a bootstrap over queries."""
+    from scipy import stats as scipy_stats
+
+    tasks, splits = ["LongNeedleRetrieval", "LongNeedleReranking"], ["test_256", "test_512"]
+    env = cli_env(HF_HUB_OFFLINE="1", RWKV_MTEB_DATA_DIR=str(shared_data), RWKV_MTEB_CACHE_DIR=str(tmp_path / "c"))
+    proc = run("rwkv-mteb", "protocol", "-m", "stanfordnlp/glove.6B.50d", "-t", *tasks, "--eval-splits", *splits,
+               "--output-folder", str(tmp_path / "out"), env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run("rwkv-mteb", "leaderboard", "--results", str(tmp_path / "out"), "--out", str(tmp_path / "lb"), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    board = json.loads((tmp_path / "lb" / "leaderboard.json").read_text())
+    assert not [w for w in board["warnings"] if "no prediction file" in w or "no interval" in w]
+    for task in tasks:
+        (path,) = (tmp_path / "out" / "predictions").rglob(f"{task}_predictions.json")
+        rankings = json.loads(path.read_text())["default"]
+        for split in splits:
+            files = generated[task][split]
+            relevant = {q: d for q, d, _ in _rows(files["qrels"])}
+            per_query = []
+            for query, scores in sorted(rankings[split].items()):
+                order = sorted(scores, key=lambda d: -scores[d])
+                rank = order.index(relevant[query]) + 1
+                per_query.append(1.0 / rank if task.endswith("Reranking") else float(rank == 1))
+            (entry,) = [e for e in board["entries"] if e["task"] == task and e["split"] == split]
+            assert entry["n_queries"] == 10
+            assert entry["main_score"] == pytest.approx(np.mean(per_query), abs=1e-4)
+            values = np.array(per_query)
+            if np.ptp(values) == 0:
+                assert entry["ci95_bootstrap"] == [values[0], values[0]]
+                continue
+            rng = np.random.default_rng(sum(map(ord, f"{task}/{split}")))
+            resamples = board["statistics"]["bootstrap_resamples"]
+            expected = scipy_stats.bootstrap((values,), np.mean, n_resamples=resamples, method="percentile", rng=rng)
+            low, high = expected.confidence_interval
+            assert entry["ci95_bootstrap"] == pytest.approx([low, high], abs=1e-4)

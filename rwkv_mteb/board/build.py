@@ -41,6 +41,7 @@ from rwkv_mteb.board.records import (
     Entry,
     Truncation,
 )
+from rwkv_mteb.board.retrieval_stats import add_retrieval_intervals, collect_rankings
 from rwkv_mteb.metrics import stats
 from rwkv_mteb.metrics.layer_metrics import LAYER_METRICS
 from rwkv_mteb.provenance.records import SWEEP_PASS, THIS_EVALUATION, VECTOR_CACHE, ProfileRecord
@@ -313,6 +314,7 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
     warnings: list[str] = []
     runs = collect_runs(folders, warnings)
     found = collect_predictions(folders)
+    rankings = collect_rankings(folders)
     preds: Predictions = {(run.model, run.task): found.get((run.name, run.experiment, run.task), {}) for run in runs}
     golds: dict[str, Gold | None] = {}
     entries: list[Entry] = []
@@ -320,9 +322,10 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
         run_preds = preds[(run.model, run.task)]
         if run.task not in golds and run_preds:
             golds[run.task] = gold_labels(run.task, warnings)
-        if not run_preds:
+        if not run_preds and (run.name, run.experiment, run.task) not in rankings:
             warnings.append(f"{run.model} on {run.task}: no prediction file; intervals and comparisons are null")
         entries += entries_of(run, run_preds, golds.get(run.task), warnings)
+    add_retrieval_intervals(entries, runs, rankings, warnings)
     resamples = Resamples(golds)
     diagnostics = collect_diagnostics(folders)
     sweeps = layer_sweeps(entries, preds, resamples, diagnostics)

@@ -89,7 +89,10 @@ class Entry(Record):
     undefined: str | None = Field(None, description="why the score is undefined, when it is")
     pearson: float | None = Field(description="cosine Pearson (STS tasks)")
     n_pairs: int | None
-    ci95_bootstrap: Interval = Field(description="percentile bootstrap of the main score over pairs, seeded")
+    n_queries: int | None = Field(None, description="Retrieval/Reranking: queries the main score averages over")
+    ci95_bootstrap: Interval = Field(
+        description="percentile bootstrap of the main score over pairs (over queries for retrieval), seeded"
+    )
     ci95_fisher: Interval = Field(description="Fisher z with variance 1.06/(n-3) (Spearman main scores only)")
     binary: BinaryMetrics | None
     cost: Cost | None

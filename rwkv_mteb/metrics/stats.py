@@ -123,6 +123,22 @@ def bootstrap_ci(
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def mean_ci(values: np.ndarray, seed: int = 0, n_resamples: int = N_RESAMPLES) -> tuple[float, float]:
+    """Percentile bootstrap interval of a mean over items (a retrieval score over its queries)."""
+    if np.ptp(values) == 0:  # every resample has the same mean
+        return float(values[0]), float(values[0])
+    result = stats.bootstrap(
+        (values,),
+        np.mean,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
 def fisher_ci(rho: float, n: int) -> tuple[float, float] | None:
     """Fisher-z interval for Spearman, with the Fieller-Hartley-Pearson variance 1.06 / (n - 3)."""
     if n <= 4 or not -1 < rho < 1:
