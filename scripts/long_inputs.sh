@@ -16,9 +16,16 @@ V6=rwkvcpp/tiny-rwkv-6v0-1m
 V7=rwkvcpp/tiny-rwkv-7v0-834K
 export RWKV_MTEB_MODEL_PATHS="$SMOL=$GGUF:$V6=$TINY/tiny-rwkv-6v0-1m.pth:$V7=$TINY/tiny-rwkv-7v0-834K.pth"
 .venv/bin/rwkv-mteb protocol --output-folder "$OUT" -t "${LONG[@]}"
+# the label-free layer metrics on 16 texts per task (not 1,024): their token-level ones run each text alone, and
+# a 32k-token document is 150k bytes for the byte-level tiny models
 for model in "$V6" "$V7"; do
-    .venv/bin/rwkv-mteb sweep -m "$model" --pooling mean --output-folder "$OUT" -t "${LONG[@]}" --augmented-sample 0
+    .venv/bin/rwkv-mteb sweep -m "$model" --pooling mean --output-folder "$OUT" -t "${LONG[@]}" \
+        --metric-sample 16 --augmented-sample 0
 done
 .venv/bin/rwkv-mteb sweep -m "$SMOL" --dtype bfloat16 --pooling mean --output-folder "$OUT" -t "${LONG[@]}" \
-    --augmented-sample 0
+    --metric-sample 16 --augmented-sample 0
+# cost by length on the real weights (the board tabulates and plots every curve under $OUT/scaling/)
+.venv/bin/rwkv-mteb scaling -m "$SMOL" --dtype bfloat16 --out "$OUT/scaling/SmolLM2-135M-Instruct.json"
+.venv/bin/rwkv-mteb scaling -m "$V6" --out "$OUT/scaling/tiny-rwkv-6v0-1m.json"
+.venv/bin/rwkv-mteb scaling -m "$V7" --out "$OUT/scaling/tiny-rwkv-7v0-834K.json"
 .venv/bin/rwkv-mteb leaderboard --results "$OUT" --out leaderboard

@@ -3,6 +3,7 @@ model with its max_seq_length), recounted here by hand; the board's mark on cut 
 `rwkv-mteb scaling` on a random RWKV-6 and a GPT-2-shaped model."""
 
 import json
+import shutil
 
 import pytest
 
@@ -43,8 +44,9 @@ def profile_records(folder):
 
 
 @pytest.fixture(scope="module")
-def cut_run(short_llama, shared_data, tmp_path_factory):
-    """`mteb run` of the 64-position model's layer 1 over two length splits, and the board built from it."""
+def cut_run(short_llama, shared_data, tmp_path_factory, curves):
+    """`mteb run` of the 64-position model's layer 1 over two length splits, and the board built from it with
+    the scaling curves beside the results."""
     tmp = tmp_path_factory.mktemp("cut")
     model = "HuggingFaceTB/SmolLM2-135M-Instruct"
     env = cli_env(HF_HUB_OFFLINE="1", RWKV_MTEB_DATA_DIR=str(shared_data), RWKV_MTEB_CACHE_DIR=str(tmp / "c"),
@@ -52,6 +54,9 @@ def cut_run(short_llama, shared_data, tmp_path_factory):
     proc = run("mteb", "run", "-m", f"{model} (layer=1)", "-t", TASK, "--eval-splits", *SPLITS,
                "--output-folder", str(tmp / "out"), "-v", "0", env=env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
+    (tmp / "out" / "scaling").mkdir()
+    for _, _, _, path in curves:
+        shutil.copy(path, tmp / "out" / "scaling" / path.name)
     proc = run("rwkv-mteb", "leaderboard", "--results", str(tmp / "out"), "--out", str(tmp / "board"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp
@@ -130,42 +135,46 @@ def test_a_sentence_transformer_counts_what_its_max_seq_length_cuts(shared_data,
     assert record["truncated_tokens"] == sum(n - limit for n in lengths if n > limit)
 
 
-def test_scaling_measures_each_length_and_the_board_publishes_it(small_rwkv, shared_data, tmp_path):
+SCALED = (("RWKV/v6-Finch-1B6-HF", False), ("openai-community/gpt2", True))
+
+
+@pytest.fixture(scope="module")
+def curves(small_rwkv, tmp_path_factory):
+    """`rwkv-mteb scaling` of a random RWKV-6 and a GPT-2-shaped model with 128 positions at 64 and 256 tokens:
+    (model, expected cut, stdout, curve file)."""
     import torch
     from transformers import GPT2Config, GPT2Model
 
+    tmp = tmp_path_factory.mktemp("scaling")
     torch.manual_seed(0)
-    GPT2Model(GPT2Config(n_embd=64, n_layer=2, n_head=2, n_positions=128, vocab_size=256)).save_pretrained(
-        tmp_path / "gpt2"
-    )
-    paths = f"RWKV/v6-Finch-1B6-HF={small_rwkv}:openai-community/gpt2={tmp_path / 'gpt2'}"
+    GPT2Model(GPT2Config(n_embd=64, n_layer=2, n_head=2, n_positions=128, vocab_size=256)).save_pretrained(tmp / "gpt2")
+    paths = f"RWKV/v6-Finch-1B6-HF={small_rwkv}:openai-community/gpt2={tmp / 'gpt2'}"
     env = cli_env(HF_HUB_OFFLINE="1", RWKV_MTEB_DATA_DIR="", RWKV_MTEB_MODEL_PATHS=paths)
-    for model, cut in (("RWKV/v6-Finch-1B6-HF", False), ("openai-community/gpt2", True)):
-        out = tmp_path / f"{model.split('/')[0]}.json"
-        proc = run("rwkv-mteb", "scaling", "-m", model, "--lengths", "64", "256", "--out", str(out), env=env)
+    out = []
+    for model, cut in SCALED:
+        path = tmp / "scaling" / f"{model.split('/')[0]}.json"
+        proc = run("rwkv-mteb", "scaling", "-m", model, "--lengths", "64", "256", "--out", str(path), env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        result = json.loads(out.read_text())
+        out.append((model, cut, proc.stdout, path))
+    return out
+
+
+def test_scaling_measures_each_length_and_reports_the_cut(curves):
+    for _, cut, stdout, path in curves:
+        result = json.loads(path.read_text())
         assert [p["tokens"] for p in result["points"]] == [64, 256]
         assert [p["tokens_encoded"] for p in result["points"]] == [64, 128 if cut else 256]
         assert result["points"][1]["truncated"] is cut
         for p in result["points"]:
             assert p["seconds"] > 0 and p["peak_rss_mb"] >= 0
             assert p["seconds_per_token"] == pytest.approx(p["seconds"] / p["tokens_encoded"])
-        assert "µs/token" in proc.stdout
-        (tmp_path / "runs" / "scaling").mkdir(parents=True, exist_ok=True)
-        out.rename(tmp_path / "runs" / "scaling" / out.name)
+        assert "µs/token" in stdout
 
-    # the board reads the curves beside a run's results and publishes them as measured
-    env = cli_env(**{**env, "RWKV_MTEB_DATA_DIR": str(shared_data), "RWKV_MTEB_CACHE_DIR": str(tmp_path / "c")})
-    proc = run("mteb", "run", "-m", "stanfordnlp/glove.6B.50d", "-t", TASK, "--eval-splits", *SPLITS,
-               "--output-folder", str(tmp_path / "runs"), "-v", "0", env=env)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = run("rwkv-mteb", "leaderboard", "--results", str(tmp_path / "runs"), "--out", str(tmp_path / "board"),
-               env=env)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
-    assert [c["model"] for c in board["scaling"]] == ["RWKV/v6-Finch-1B6-HF", "openai-community/gpt2"]
-    readme = (tmp_path / "board" / "README.md").read_text()
+
+def test_the_board_publishes_scaling_curves_as_measured(cut_run):
+    board = json.loads((cut_run / "board" / "leaderboard.json").read_text())
+    assert [c["model"] for c in board["scaling"]] == [m for m, _ in SCALED]
+    readme = (cut_run / "board" / "README.md").read_text()
     for curve in board["scaling"]:
         row = next(line for line in readme.splitlines() if line.startswith(f"| {curve['model']} |"))
         for p in curve["points"]:  # the table's µs per token, recomputed from seconds and tokens read

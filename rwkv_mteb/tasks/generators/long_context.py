@@ -70,12 +70,11 @@ def _passkey_targets(rng: np.random.Generator, count: int, filler: str) -> list[
     names = [f"{a} {b}" for a in FIRST_NAMES for b in LAST_NAMES if a not in filler and b not in filler]
     if count > len(names):
         raise TaskDefinitionError(f"passkey: {count} documents per split, but only {len(names)} unique names")
-    digits = set(re.findall(r"\d+", filler))
     chosen = [names[i] for i in rng.permutation(len(names))[:count]]
     keys: list[str] = []
     while len(keys) < count:
         key = str(int(rng.integers(10_000, 100_000)))
-        if key not in digits and key not in keys:
+        if key not in filler and key not in keys:  # not even inside a longer number of the haystack
             keys.append(key)
     return [
         Target(
