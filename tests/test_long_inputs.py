@@ -11,6 +11,7 @@ from tests.conftest import cli_env, run
 
 pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
 TASK, SPLITS = "LongNeedleRetrieval", ["test_256", "test_512"]
+RANKED = ["LongNeedleRetrieval", "LongNeedleReranking"]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,8 @@ def texts_of(split):
     return list(data["corpus"]["text"]) + list(data["queries"]["text"])
 
 
-def profile_records(folder):
-    (path,) = [p for p in folder.rglob(f"profiles/{TASK}.json")]
+def profile_records(folder, model=""):
+    (path,) = [p for p in folder.rglob(f"profiles/{TASK}.json") if model in str(p)]
     return {r["split"]: r for r in json.loads(path.read_text())["records"]}
 
 
@@ -54,6 +55,10 @@ def cut_run(short_llama, shared_data, tmp_path_factory, curves):
     proc = run("mteb", "run", "-m", f"{model} (layer=1)", "-t", TASK, "--eval-splits", *SPLITS,
                "--output-folder", str(tmp / "out"), "-v", "0", env=env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # GloVe through the protocol, which saves its rankings: the board's intervals over queries
+    proc = run("rwkv-mteb", "protocol", "-m", "stanfordnlp/glove.6B.50d", "-t", *RANKED, "--eval-splits", *SPLITS,
+               "--output-folder", str(tmp / "out"), env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
     (tmp / "out" / "scaling").mkdir()
     for _, _, _, path in curves:
         shutil.copy(path, tmp / "out" / "scaling" / path.name)
@@ -65,7 +70,7 @@ def cut_run(short_llama, shared_data, tmp_path_factory, curves):
 def test_a_transformers_backbone_counts_what_it_cuts(cut_run, shared_data, monkeypatch):
     monkeypatch.setenv("RWKV_MTEB_DATA_DIR", str(shared_data))
     monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(cut_run / "c"))
-    records = profile_records(cut_run / "out")
+    records = profile_records(cut_run / "out", "SmolLM2")
     for split in SPLITS:
         lengths = [len(t.encode("utf-8")) for t in texts_of(split)]  # byte-level: one token per byte
         record = records[split]
@@ -80,10 +85,11 @@ def test_a_transformers_backbone_counts_what_it_cuts(cut_run, shared_data, monke
 
 
 def test_the_board_marks_cut_entries_and_tabulates_lengths(cut_run):
-    records = profile_records(cut_run / "out")
+    records = profile_records(cut_run / "out", "SmolLM2")
     board = json.loads((cut_run / "board" / "leaderboard.json").read_text())
-    assert {e["split"] for e in board["entries"]} == set(SPLITS)
-    for entry in board["entries"]:
+    cut = [e for e in board["entries"] if e["layer"] is not None]
+    assert {e["split"] for e in cut} == set(SPLITS)
+    for entry in cut:
         record = records[entry["split"]]
         assert entry["truncation"] == {
             "inputs": record["truncated_inputs"],
@@ -114,9 +120,10 @@ def _page_marks_the_cut(html, group):
         tab.goto(html.as_uri())
         tab.wait_for_function("window.rwkvMtebBoard !== undefined")
         tab.click(f'nav#groups button[data-group="{group}"]')
-        cells = tab.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => r.innerText)")
+        rows = tab.eval_on_selector_all("#scores tbody tr", "rows => rows.map(r => [r.dataset.model, r.innerText])")
         browser.close()
-    assert cells and all("✂" in cell for cell in cells)
+    marked = {model: "✂" in text for model, text in rows}
+    assert marked == {"HuggingFaceTB/SmolLM2-135M-Instruct (layer=1)": True, "stanfordnlp/glove.6B.50d": False}
 
 
 def test_a_sentence_transformer_counts_what_its_max_seq_length_cuts(shared_data, tmp_path, monkeypatch):
@@ -180,3 +187,39 @@ def test_the_board_publishes_scaling_curves_as_measured(cut_run):
         for p in curve["points"]:  # the table's µs per token, recomputed from seconds and tokens read
             assert f"{1e6 * p['seconds'] / p['tokens_encoded']:.0f} µs, +{p['peak_rss_mb']:.0f} MB" in row
         assert row.count("✂") == sum(p["truncated"] for p in curve["points"])
+
+
+def test_retrieval_intervals_are_over_queries(cut_run, shared_data, monkeypatch):
+    """Per query, recounted by hand from the saved rankings: nDCG@1 is a hit at rank 1, MAP with one relevant
+    document its reciprocal rank; their mean is the result file's score, the interval a bootstrap over queries."""
+    import mteb
+    import numpy as np
+    from scipy import stats as scipy_stats
+
+    monkeypatch.setenv("RWKV_MTEB_DATA_DIR", str(shared_data))
+    monkeypatch.setenv("RWKV_MTEB_CACHE_DIR", str(cut_run / "c"))
+    board = json.loads((cut_run / "board" / "leaderboard.json").read_text())
+    assert not [w for w in board["warnings"] if "no interval" in w]
+    for task in RANKED:
+        task_obj = mteb.get_task(task, eval_splits=SPLITS)
+        task_obj.load_data()
+        (path,) = (cut_run / "out" / "predictions").rglob(f"{task}_predictions.json")
+        rankings = json.loads(path.read_text())["default"]
+        for split in SPLITS:
+            relevant = {q: next(iter(d)) for q, d in task_obj.dataset["default"][split]["relevant_docs"].items()}
+            values = []
+            for query, scores in sorted(rankings[split].items()):
+                rank = sorted(scores, key=lambda d: -scores[d]).index(relevant[query]) + 1
+                values.append(1.0 / rank if task.endswith("Reranking") else float(rank == 1))
+            values = np.array(values)
+            (entry,) = [e for e in board["entries"] if (e["task"], e["split"], e["layer"]) == (task, split, None)]
+            assert entry["n_queries"] == 10
+            assert entry["main_score"] == pytest.approx(values.mean(), abs=1e-4)
+            if np.ptp(values) == 0:
+                assert entry["ci95_bootstrap"] == [values[0], values[0]]
+                continue
+            rng = np.random.default_rng(sum(map(ord, f"{task}/{split}")))
+            resamples = board["statistics"]["bootstrap_resamples"]
+            expected = scipy_stats.bootstrap((values,), np.mean, n_resamples=resamples, method="percentile", rng=rng)
+            low, high = expected.confidence_interval
+            assert entry["ci95_bootstrap"] == pytest.approx([low, high], abs=1e-4)

@@ -28,6 +28,8 @@ COLUMNS = (
     "ci_low",
     "ci_high",
     "n_pairs",
+    "n_queries",
+    "truncated_inputs",
     *COST_COLUMNS,
     "main_score_name",
     "revision",
@@ -40,17 +42,22 @@ def _row(entry: Entry) -> dict[str, Any]:
     cost = entry.cost.model_dump() if entry.cost is not None else {}
     method = method_label(entry.pooling, entry.prompt, entry.ablate) if entry.layer is not None else None
     row = {k: getattr(entry, k) for k in COLUMNS if hasattr(entry, k)}
-    return {**row, "method": method, "score": entry.main_score, "ci_low": low, "ci_high": high} | {
-        k: cost.get(k) for k in COST_COLUMNS
-    }
+    cut = entry.truncation.inputs if entry.truncation is not None else None
+    return (
+        {**row, "method": method, "score": entry.main_score, "ci_low": low, "ci_high": high}
+        | {"truncated_inputs": cut}
+        | {k: cost.get(k) for k in COST_COLUMNS}
+    )
 
 
 def entries_frame(entries: Iterable[Entry]) -> pd.DataFrame:
-    """One row per entry: score with its 95% bootstrap interval over pairs, and the cost of its vectors (a
-    sweep's variants carry the shared pass's rates). Sorted by task, split, model, layer."""
+    """One row per entry: score with its 95% bootstrap interval over pairs (queries, for retrieval), the inputs
+    the encoder cut (null: none, or unknown), and the cost of its vectors (a sweep's variants carry the shared
+    pass's rates). Sorted by task, split, model, layer."""
     frame = pd.DataFrame([_row(e) for e in entries], columns=list(COLUMNS))
     frame["layer"] = frame["layer"].astype("Int64")
-    frame["n_pairs"] = frame["n_pairs"].astype("Int64")
+    for column in ("n_pairs", "n_queries", "truncated_inputs"):
+        frame[column] = frame[column].astype("Int64")
     return frame.sort_values(
         ["task", "split", "base_model", "method", "layer", "model"], na_position="first"
     ).reset_index(drop=True)
