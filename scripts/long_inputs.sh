@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Long inputs, a third job after scripts/main.sh (same results/): the generated long-context suite (passkey and
+# Long inputs, a third job with its own results (results-long/) and board (leaderboard/long-inputs/): the
+# generated long-context suite (passkey and
 # needle retrieval, needle reranking; 256 to 32,768 RWKV World tokens per document) for GloVe, the SBERT models,
 # SmolLM2-135M-Instruct layer by layer (cut at its 8,192 positions: the profiles count the cut inputs) and the
 # tiny real rwkv.cpp RWKV-6 (state carried across any length; RWKV-7 up to 4,096 tokens), `rwkv-mteb scaling` of
-# the three, then the leaderboard rebuilt from everything.
+# the three, then its own leaderboard.
 # Its measured time on 2 cores is in the README ("Long inputs"). Data: ../shared/data as in main.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/job_env.sh
 source scripts/job_env.sh
+OUT=${LONG_OUT:-results-long}
 LONG=(LongPasskeyRetrieval LongNeedleRetrieval LongNeedleReranking)
 SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
 GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
@@ -30,4 +32,4 @@ export RWKV_MTEB_MODEL_PATHS="$SMOL=$GGUF:$V6=$TINY/tiny-rwkv-6v0-1m.pth:$V7=$TI
 .venv/bin/rwkv-mteb scaling -m "$SMOL" --dtype bfloat16 --out "$OUT/scaling/SmolLM2-135M-Instruct.json"
 .venv/bin/rwkv-mteb scaling -m "$V6" --out "$OUT/scaling/tiny-rwkv-6v0-1m.json"
 .venv/bin/rwkv-mteb scaling -m "$V7" --out "$OUT/scaling/tiny-rwkv-7v0-834K.json"
-.venv/bin/rwkv-mteb leaderboard --results "$OUT" --out leaderboard
+.venv/bin/rwkv-mteb leaderboard --results "$OUT" --out leaderboard/long-inputs
