@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,17 +75,27 @@ def _judgements(task: str) -> dict[str, dict[str, dict[str, int]]]:
     return {split: dict(data["relevant_docs"]) for split, data in task_obj.dataset["default"].items()}
 
 
+@lru_cache
+def _task_type(task: str) -> str | None:
+    """The task's MTEB type, or None for a task no longer registered (its results still publish)."""
+    import mteb
+
+    try:
+        return mteb.get_task(task).metadata.type
+    except Exception:
+        return None
+
+
 def add_retrieval_intervals(
     entries: list[Entry], runs: list[Any], rankings: dict[tuple[str, str | None, str], dict[str, Rankings]],
     warnings: list[str],
 ) -> None:  # fmt: skip
     """Fill ``ci95_bootstrap`` and ``n_queries`` of every Retrieval/Reranking entry whose rankings were saved."""
-    import mteb
 
     source = {(r.model, r.task): (r.name, r.experiment, r.task) for r in runs}
     qrels: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
     for entry in entries:
-        if entry.main_score is None or mteb.get_task(entry.task).metadata.type not in RETRIEVAL_TYPES:
+        if entry.main_score is None or _task_type(entry.task) not in RETRIEVAL_TYPES:
             continue
         key = source.get((entry.model, entry.task))
         ranked = rankings.get(key, {}).get(entry.split) if key else None
