@@ -24,6 +24,7 @@ from torch import nn
 from rwkv_mteb.errors import CheckpointError, VariantError
 from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.provenance.identity import content_digest, hub_commit, revision_of, state_dict_digest
+from rwkv_mteb.rwkv.modeling_rwkv6 import stream_dtype
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -62,10 +63,17 @@ class Backbone(nn.Module):
         super().__init__()
         self.source = source
         self._identity: str | None = None
+        # True only while a backbone is trained (rwkv_mteb.training): forward passes then reach its weights
+        self.differentiable = False
 
     @property
     def dtype(self) -> str:
         return str(next(self.parameters()).dtype).removeprefix("torch.")
+
+    @property
+    def stream_dtype(self) -> torch.dtype:
+        """What hidden states are pooled in: float32, or float64 for a float64 model (gradient checks)."""
+        return stream_dtype(next(self.parameters()).dtype)
 
     @property
     def device(self) -> torch.device:
@@ -113,7 +121,24 @@ class Backbone(nn.Module):
     def pooled_many(
         self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None = None
     ) -> dict[str, torch.Tensor]:
-        """Several poolings of one forward pass (a sweep's mean and weighted mean cost one pass)."""
+        """Several poolings of one forward pass (a sweep's mean and weighted mean cost one pass). No graph is
+        built unless the backbone is being trained (:attr:`differentiable`) and gradients are on."""
+        with torch.set_grad_enabled(self.differentiable and torch.is_grad_enabled()):
+            return self._pooled_many(ids, layers, poolings, starts)
+
+    def _pooled_many(
+        self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None
+    ) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def token_batch(self, ids: list[list[int]], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, C) float hidden states of ``layer`` for a right-padded batch and its (B, T) attention mask: what
+        a trained pooling head reads. Differentiable like :meth:`pooled_many`."""
+        self.check_layers([layer])
+        with torch.set_grad_enabled(self.differentiable and torch.is_grad_enabled()):
+            return self._token_batch(ids, layer)
+
+    def _token_batch(self, ids: list[list[int]], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
     def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:

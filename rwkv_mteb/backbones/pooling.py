@@ -17,14 +17,20 @@ class PoolAccumulator:
     """Pools several layers of a right-padded batch, one chunk of positions at a time."""
 
     def __init__(
-        self, pooling: str, lengths: torch.Tensor, n_layers: int, width: int, starts: torch.Tensor | None = None
+        self,
+        pooling: str,
+        lengths: torch.Tensor,
+        n_layers: int,
+        width: int,
+        starts: torch.Tensor | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self.pooling = check_pooling(pooling)
         self.lengths = lengths  # (B,), every length >= 1
         self.starts = torch.zeros_like(lengths) if starts is None else starts  # (B,), each < its length
         batch = lengths.shape[0]
         fill = float("-inf") if pooling == "max" else 0.0
-        self.acc = torch.full((batch, n_layers, width), fill, dtype=torch.float32, device=lengths.device)
+        self.acc = torch.full((batch, n_layers, width), fill, dtype=dtype, device=lengths.device)
         self.first = torch.zeros_like(self.acc) if pooling == "first_last" else None
 
     def add(self, slot: int, hidden: torch.Tensor, start: int) -> None:

@@ -58,6 +58,7 @@ class NativeRwkv(Backbone):
         Backbone.__init__(backbone, "in-memory")
         backbone.chunk_tokens = chunk_tokens
         backbone.segment_overhead = None
+        backbone.differentiable = False
         backbone.family = "rwkv7" if isinstance(model, Rwkv7Model) else "rwkv6"
         backbone.model = model
         backbone.tokenizer = ByteTokenizer() if model.config.vocab_size == 256 else WorldTokenizer()
@@ -78,9 +79,8 @@ class NativeRwkv(Backbone):
         with on_rwkv(self.model, intervention):
             yield
 
-    @torch.no_grad()
-    def pooled_many(
-        self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None = None
+    def _pooled_many(
+        self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None
     ) -> dict[str, torch.Tensor]:
         """Padding-free: rows sorted longest first run in segments (:mod:`segments`) and leave the batch once
         their sequence has ended; the recurrent state of the rest is carried over."""
@@ -97,7 +97,8 @@ class NativeRwkv(Backbone):
         slots = {layer: i for i, layer in enumerate(layers)}
         deepest = max(layers)
         hidden_poolings = [p for p in poolings if p not in STATE_POOLINGS]
-        accs = [PoolAccumulator(p, lengths, len(layers), self.hidden_size, begin) for p in hidden_poolings]
+        width, dtype = self.hidden_size, self.stream_dtype
+        accs = [PoolAccumulator(p, lengths, len(layers), width, begin, dtype) for p in hidden_poolings]
         states = {p: self._state_buffer(p, len(order), len(layers)) for p in poolings if p in STATE_POOLINGS}
         state = self.model.initial_state(tokens.shape[0], tokens.device)
         overhead = self.segment_overhead if self.segment_overhead is not None else OVERHEAD.get(self.device.type, 32)
@@ -133,6 +134,13 @@ class NativeRwkv(Backbone):
             return self.hidden_size
         heads, size = self.model.config.num_heads, self.model.config.head_size
         return state_width(pooling, heads, size, self.hidden_size)
+
+    def _token_batch(self, ids: list[list[int]], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens, lengths = pad_right(ids, self.device)  # right padding: no position sees a later one
+        for index, hidden in self.model.iter_hidden_states(tokens, self.model.initial_state(len(ids), self.device)):
+            if index == layer:
+                return hidden, (torch.arange(tokens.shape[1], device=self.device)[None] < lengths[:, None]).long()
+        raise AssertionError("unreachable: check_layers passed")
 
     @torch.no_grad()
     def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:

@@ -19,6 +19,7 @@ from rwkv_mteb.backbones.pooling import PoolAccumulator
 from rwkv_mteb.interventions.apply import on_transformers
 from rwkv_mteb.interventions.spec import Intervention
 from rwkv_mteb.provenance.identity import path_digest, revision_of
+from rwkv_mteb.rwkv.modeling_rwkv6 import upcast
 from rwkv_mteb.rwkv.tokenization_rwkv import ByteTokenizer
 
 
@@ -117,9 +118,8 @@ class TransformersModel(Backbone):
         with on_transformers(self.model, self.num_hidden_states - 1, intervention):
             yield
 
-    @torch.no_grad()
-    def pooled_many(
-        self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None = None
+    def _pooled_many(
+        self, ids: list[list[int]], layers: list[int], poolings: tuple[str, ...], starts: list[int] | None
     ) -> dict[str, torch.Tensor]:
         self.check_layers(layers)
         if self.max_tokens:
@@ -130,11 +130,18 @@ class TransformersModel(Backbone):
         out = self.model(input_ids=tokens, attention_mask=mask, output_hidden_states=True)
         result = {}
         for pooling in poolings:
-            acc = PoolAccumulator(pooling, lengths, len(layers), self.hidden_size, begin)
+            acc = PoolAccumulator(pooling, lengths, len(layers), self.hidden_size, begin, self.stream_dtype)
             for slot, layer in enumerate(layers):
-                acc.add(slot, out.hidden_states[layer].float(), 0)
+                acc.add(slot, upcast(out.hidden_states[layer]), 0)
             result[pooling] = acc.result()
         return result
+
+    def _token_batch(self, ids: list[list[int]], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = [seq[: self.max_tokens] for seq in ids] if self.max_tokens else ids
+        tokens, lengths = pad_right(ids, self.device)
+        mask = (torch.arange(tokens.shape[1], device=tokens.device)[None] < lengths[:, None]).long()
+        out = self.model(input_ids=tokens, attention_mask=mask, output_hidden_states=True)
+        return upcast(out.hidden_states[layer]), mask
 
     @torch.no_grad()
     def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:

@@ -162,7 +162,12 @@ class LayerwiseEncoder(InputModule):
         return {"texts": texts, "token_ids": token_ids, "starts": starts}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        pooled = torch.from_numpy(self.pooled_layers(features["texts"], features["token_ids"], features["starts"]))
+        if self.backbone.differentiable and torch.is_grad_enabled():  # training the backbone: no cache, a graph
+            with self.backbone.intervened(self.ablate):
+                pooled = self.backbone.pooled(features["token_ids"], self.layers, self.pooling, features["starts"])
+        else:
+            texts, ids, starts = features["texts"], features["token_ids"], features["starts"]
+            pooled = torch.from_numpy(self.pooled_layers(texts, ids, starts)).to(self.backbone.device)
         features["layer_embeddings"] = pooled
         features["sentence_embedding"] = pooled.mean(1) if self.combine == "mean" else pooled.flatten(1)
         return features

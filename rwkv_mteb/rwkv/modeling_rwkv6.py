@@ -4,8 +4,9 @@ Parameter names and shapes follow the Hugging Face checkpoint layout (``rwkv.blo
 state dict loads with no renaming. The math is the reference's (see ``docs``: token shift, data-dependent
 mixing and decay, the WKV recurrence with bonus ``u``, per-head GroupNorm), with three choices of our own:
 
-- the residual stream and the WKV state are float32 whatever the weight dtype, so no per-block rescaling is
-  needed in fp16/bf16 and layers are comparable with each other;
+- the residual stream and the WKV state are float32 whatever the weight dtype (float64 for float64 weights, so
+  gradients can be checked against finite differences), so no per-block rescaling is needed in fp16/bf16 and
+  layers are comparable with each other;
 - inputs are right-padded: a position never sees a later one, so padding cannot change real positions;
 - the recurrent state is carried between calls, so a long input runs chunk by chunk in bounded memory with
   the same result as one pass.
@@ -68,6 +69,15 @@ class Rwkv6Config:
 # one recurrent state per block: token-shift input of time mixing (B, C), WKV state (B, H, N, N) in float32,
 # token-shift input of channel mixing (B, C)
 LayerState = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def stream_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The residual stream's and the state's dtype: float32, never lower; float64 stays float64."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def upcast(x: torch.Tensor) -> torch.Tensor:
+    return x.to(stream_dtype(x.dtype))
 
 
 def _shift(x: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
@@ -135,7 +145,9 @@ def wkv_chunked(
     # within a chunk: scores[t, s] = sum_n r_t exp(A_{t-1} - A_s) k_s for s < t, plus the bonus u at s = t
     pair = before.unsqueeze(4) - cum.unsqueeze(3)  # (B, H, chunks, t, s, N)
     strictly_lower = torch.ones(chunk, chunk, dtype=torch.bool, device=r.device).tril(-1)
-    pair = pair.masked_fill_(~strictly_lower[:, :, None], float("-inf")).exp_().mul_(kc.unsqueeze(3))
+    pair = pair.masked_fill_(~strictly_lower[:, :, None], float("-inf")).exp_()
+    # in place unless a gradient flows (exp's backward needs its own output)
+    pair = pair * kc.unsqueeze(3) if pair.requires_grad else pair.mul_(kc.unsqueeze(3))
     scores = (pair @ rc.unsqueeze(-1)).squeeze(-1)  # (B, H, chunks, t, s)
     scores.diagonal(dim1=-2, dim2=-1).add_((rc * u[None, :, None, None, :] * kc).sum(-1))
     out = (inter + scores @ vc).permute(0, 2, 3, 1, 4).reshape(batch, chunks * chunk, heads, size)
@@ -184,23 +196,23 @@ class Rwkv6SelfAttention(nn.Module):
         xg = x + dx * (self.time_maa_g + mg)
 
         shape = (batch, length, self.heads, self.head_size)
-        r = self.receptance(xr).float().view(shape)
-        k = self.key(xk).float().view(shape)
-        v = self.value(xv).float().view(shape)
+        r = upcast(self.receptance(xr)).view(shape)
+        k = upcast(self.key(xk)).view(shape)
+        v = upcast(self.value(xv)).view(shape)
         g = F.silu(self.gate(xg))
-        w = self.time_decay.float().expand(batch, length, -1)
+        w = upcast(self.time_decay).expand(batch, length, -1)
         if not self.decay_static:
-            w = w + (torch.tanh(xw @ self.time_decay_w1) @ self.time_decay_w2).float()
+            w = w + upcast(torch.tanh(xw @ self.time_decay_w1) @ self.time_decay_w2)
         log_decay = -torch.exp(w.reshape(shape)) * self.decay_scale
         if self.decay_log is not None:
             self.decay_log.append(log_decay.detach().cpu())
-        u = self.time_faaaa.float()
+        u = upcast(self.time_faaaa)
         if length == 1 or self.wkv_chunk <= 1:
             y, wkv = wkv_loop(r, k, v, log_decay.exp(), u, wkv)
         else:
             y, wkv = wkv_chunked(r, k, v, log_decay, u, wkv, self.wkv_chunk)
         y = F.group_norm(
-            y.reshape(batch * length, -1), self.heads, self.ln_x.weight.float(), self.ln_x.bias.float(), self.ln_x.eps
+            y.reshape(batch * length, -1), self.heads, upcast(self.ln_x.weight), upcast(self.ln_x.bias), self.ln_x.eps
         ).view(batch, length, -1)
         return self.output(y.to(g.dtype) * g), x[:, -1], wkv
 
@@ -240,13 +252,13 @@ class Rwkv6Block(nn.Module):
         """h: float32 residual stream; the sublayers run in the weights' dtype."""
         dtype = self.ln1.weight.dtype
         att_shift, wkv, ffn_shift = state
-        x = F.layer_norm(h, h.shape[-1:], self.ln1.weight.float(), self.ln1.bias.float(), self.ln1.eps)
+        x = F.layer_norm(h, h.shape[-1:], upcast(self.ln1.weight), upcast(self.ln1.bias), self.ln1.eps)
         out, att_shift, wkv = self.attention(x.to(dtype), att_shift, wkv)
         if not self.zero_time_mix:
-            h = h + out.float()
-        x = F.layer_norm(h, h.shape[-1:], self.ln2.weight.float(), self.ln2.bias.float(), self.ln2.eps)
+            h = h + upcast(out)
+        x = F.layer_norm(h, h.shape[-1:], upcast(self.ln2.weight), upcast(self.ln2.bias), self.ln2.eps)
         out, ffn_shift = self.feed_forward(x.to(dtype), ffn_shift)
-        return (h if self.zero_channel_mix else h + out.float()), (att_shift, wkv, ffn_shift)
+        return (h if self.zero_channel_mix else h + upcast(out)), (att_shift, wkv, ffn_shift)
 
 
 class Rwkv6Backbone(nn.Module):
@@ -276,13 +288,13 @@ class Rwkv6Model(nn.Module):
             block.attention.wkv_chunk = chunk
 
     def initial_state(self, batch: int, device: torch.device | str | None = None) -> list[LayerState]:
-        cfg = self.config
+        cfg, n = self.config, self.config.head_size
         device = device or self.rwkv.embeddings.weight.device
         dtype = self.rwkv.embeddings.weight.dtype
         return [
             (
                 torch.zeros(batch, cfg.hidden_size, device=device, dtype=dtype),
-                torch.zeros(batch, cfg.num_heads, cfg.head_size, cfg.head_size, device=device, dtype=torch.float32),
+                torch.zeros(batch, cfg.num_heads, n, n, device=device, dtype=stream_dtype(dtype)),
                 torch.zeros(batch, cfg.hidden_size, device=device, dtype=dtype),
             )
             for _ in range(cfg.num_hidden_layers)
@@ -294,14 +306,14 @@ class Rwkv6Model(nn.Module):
         """Yield (layer index, float32 hidden state (B, T, C)) in the reference layout; updates ``state`` in
         place, so the caller can continue with the next chunk of the same sequences."""
         blocks = self.rwkv.blocks
-        h = self.rwkv.embeddings(input_ids).float()
+        h = upcast(self.rwkv.embeddings(input_ids))
         pre = blocks[0].pre_ln
-        h = F.layer_norm(h, h.shape[-1:], pre.weight.float(), pre.bias.float(), pre.eps)
+        h = F.layer_norm(h, h.shape[-1:], upcast(pre.weight), upcast(pre.bias), pre.eps)
         for i, block in enumerate(blocks):
             h, state[i] = block(h, state[i])
             yield i, h
         ln = self.rwkv.ln_out
-        yield len(blocks), F.layer_norm(h, h.shape[-1:], ln.weight.float(), ln.bias.float(), ln.eps)
+        yield len(blocks), F.layer_norm(h, h.shape[-1:], upcast(ln.weight), upcast(ln.bias), ln.eps)
 
     @torch.no_grad()
     def forward(
@@ -312,5 +324,5 @@ class Rwkv6Model(nn.Module):
         hidden = [h for _, h in self.iter_hidden_states(input_ids, state)]
         logits = None
         if self.head is not None:
-            logits = self.head(hidden[-1].to(self.head.weight.dtype)).float()
+            logits = upcast(self.head(hidden[-1].to(self.head.weight.dtype)))
         return hidden, logits, state

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rwkv_mteb.rwkv.modeling_rwkv6 import stream_dtype, upcast
+
 DECAY_SCALE = 0.606531  # exp(-0.5): the decay is exp(-exp(-0.5) * sigmoid(.)), in (0.545, 1)
 
 
@@ -192,20 +194,20 @@ class Rwkv7TimeMix(nn.Module):
         dx = _shift(x, shift)
         xr, xw, xk, xv, xa, xg = (x + dx * getattr(self, f"x_{n}") for n in ("r", "w", "k", "v", "a", "g"))
         shape = (batch, length, self.heads, self.head_size)
-        r = self.receptance(xr).float()
-        k = self.key(xk).float()
-        v = self.value(xv).float()
-        a = torch.sigmoid((self.a0 + (xa @ self.a1) @ self.a2).float())
+        r = upcast(self.receptance(xr))
+        k = upcast(self.key(xk))
+        v = upcast(self.value(xv))
+        a = torch.sigmoid(upcast(self.a0 + (xa @ self.a1) @ self.a2))
         g = torch.sigmoid(xg @ self.g1) @ self.g2
-        kk = F.normalize((k * self.k_k.float()).view(shape), dim=-1, p=2.0)
-        k = k * (1 + (a - 1) * self.k_a.float())
+        kk = F.normalize((k * upcast(self.k_k)).view(shape), dim=-1, p=2.0)
+        k = k * (1 + (a - 1) * upcast(self.k_a))
         if self.index == 0:
             v_first = v
         else:
             assert v_first is not None
-            v = v + (v_first - v) * torch.sigmoid((self.v0 + (xv @ self.v1) @ self.v2).float())
+            v = v + (v_first - v) * torch.sigmoid(upcast(self.v0 + (xv @ self.v1) @ self.v2))
         decay = self.w0.expand_as(xw) if self.decay_static else self.w0 + torch.tanh(xw @ self.w1) @ self.w2
-        log_w = -DECAY_SCALE * self.decay_scale * torch.sigmoid(decay.float())
+        log_w = -DECAY_SCALE * self.decay_scale * torch.sigmoid(upcast(decay))
         if self.decay_log is not None:
             self.decay_log.append(log_w.detach().view(shape).cpu())
         w = torch.exp(log_w)
@@ -215,10 +217,10 @@ class Rwkv7TimeMix(nn.Module):
         else:
             y, wkv = wkv7_loop(r, w, k, v, kk, a, wkv)
         y = F.group_norm(
-            y.reshape(batch * length, -1), self.heads, self.ln_x.weight.float(), self.ln_x.bias.float(), self.ln_x.eps
+            y.reshape(batch * length, -1), self.heads, upcast(self.ln_x.weight), upcast(self.ln_x.bias), self.ln_x.eps
         ).view(shape)
-        y = y + (r * k * self.r_k.float()).sum(-1, keepdim=True) * v
-        out = self.output((y.reshape(batch, length, -1) * g.float()).to(x.dtype))
+        y = y + (r * k * upcast(self.r_k)).sum(-1, keepdim=True) * v
+        out = self.output((y.reshape(batch, length, -1) * upcast(g)).to(x.dtype))
         return out, x[:, -1], wkv, v_first
 
 
@@ -253,13 +255,13 @@ class Rwkv7Block(nn.Module):
         """h: float32 residual stream; the sublayers run in the weights' dtype."""
         dtype = self.ln1.weight.dtype
         att_shift, wkv, ffn_shift = state
-        x = F.layer_norm(h, h.shape[-1:], self.ln1.weight.float(), self.ln1.bias.float(), self.ln1.eps)
+        x = F.layer_norm(h, h.shape[-1:], upcast(self.ln1.weight), upcast(self.ln1.bias), self.ln1.eps)
         out, att_shift, wkv, v_first = self.att(x.to(dtype), att_shift, wkv, v_first)
         if not self.zero_time_mix:
-            h = h + out.float()
-        x = F.layer_norm(h, h.shape[-1:], self.ln2.weight.float(), self.ln2.bias.float(), self.ln2.eps)
+            h = h + upcast(out)
+        x = F.layer_norm(h, h.shape[-1:], upcast(self.ln2.weight), upcast(self.ln2.bias), self.ln2.eps)
         out, ffn_shift = self.ffn(x.to(dtype), ffn_shift)
-        return (h if self.zero_channel_mix else h + out.float()), (att_shift, wkv, ffn_shift), v_first
+        return (h if self.zero_channel_mix else h + upcast(out)), (att_shift, wkv, ffn_shift), v_first
 
 
 class Rwkv7Model(nn.Module):
@@ -283,13 +285,13 @@ class Rwkv7Model(nn.Module):
             block.att.wkv_chunk = chunk
 
     def initial_state(self, batch: int, device: torch.device | str | None = None) -> list[LayerState]:
-        cfg = self.config
+        cfg, n = self.config, self.config.head_size
         device = device or self.emb.weight.device
         dtype = self.emb.weight.dtype
         return [
             (
                 torch.zeros(batch, cfg.hidden_size, device=device, dtype=dtype),
-                torch.zeros(batch, cfg.num_heads, cfg.head_size, cfg.head_size, device=device, dtype=torch.float32),
+                torch.zeros(batch, cfg.num_heads, n, n, device=device, dtype=stream_dtype(dtype)),
                 torch.zeros(batch, cfg.hidden_size, device=device, dtype=dtype),
             )
             for _ in range(cfg.num_hidden_layers)
@@ -300,15 +302,15 @@ class Rwkv7Model(nn.Module):
     ) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield (layer index, float32 hidden state (B, T, C)) in the reference layout; updates ``state`` in
         place, so the caller can continue with the next chunk of the same sequences."""
-        h = self.emb(input_ids).float()
+        h = upcast(self.emb(input_ids))
         ln0 = self.blocks[0].ln0
-        h = F.layer_norm(h, h.shape[-1:], ln0.weight.float(), ln0.bias.float(), ln0.eps)
+        h = F.layer_norm(h, h.shape[-1:], upcast(ln0.weight), upcast(ln0.bias), ln0.eps)
         v_first = None
         for i, block in enumerate(self.blocks):
             h, state[i], v_first = block(h, state[i], v_first)
             yield i, h
         ln = self.ln_out
-        yield len(self.blocks), F.layer_norm(h, h.shape[-1:], ln.weight.float(), ln.bias.float(), ln.eps)
+        yield len(self.blocks), F.layer_norm(h, h.shape[-1:], upcast(ln.weight), upcast(ln.bias), ln.eps)
 
     @torch.no_grad()
     def forward(
@@ -319,5 +321,5 @@ class Rwkv7Model(nn.Module):
         hidden = [h for _, h in self.iter_hidden_states(input_ids, state)]
         logits = None
         if self.head is not None:
-            logits = self.head(hidden[-1].to(self.head.weight.dtype)).float()
+            logits = upcast(self.head(hidden[-1].to(self.head.weight.dtype)))
         return hidden, logits, state
