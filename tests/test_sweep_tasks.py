@@ -1,7 +1,8 @@
 """The acceptance run of the layer-wise engine, offline: one `rwkv-mteb sweep` command per model (a random RWKV-6
-checkpoint over an STS, a PairClassification and a Classification task; a tiny transformers model, which shares every
-code path past its backbone, over the PairClassification task), two poolings and two prompts; every registered variant's result equals a separate evaluation of that variant with its vectors
-computed afresh; the method axes are in the result names and in the vector cache's keys."""
+checkpoint over an STS, a PairClassification and a Classification task; a tiny transformers model, which shares
+every code path past its backbone, over the PairClassification task), two poolings and two prompts; every registered
+variant's result equals a separate evaluation of that variant with its vectors computed afresh; the method axes are
+in the result names and in the vector cache's keys."""
 
 import json
 import sqlite3

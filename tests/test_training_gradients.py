@@ -54,7 +54,8 @@ def checked_entries(backbone, count: int = 4) -> list[tuple[str, torch.nn.Parame
         if i % 3 == 0:
             for _ in range(count):
                 flat = int(torch.randint(param.numel(), (1,), generator=generator))
-                entries.append((name, param, tuple(int(x) for x in torch.unravel_index(torch.tensor(flat), param.shape))))
+                index = torch.unravel_index(torch.tensor(flat), param.shape)
+                entries.append((name, param, tuple(int(x) for x in index)))
     return entries
 
 
