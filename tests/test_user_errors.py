@@ -49,9 +49,7 @@ def test_an_unknown_task_name_gets_close_matches(shared_data):
 
 
 def test_a_hub_only_task_offline_is_one_line(tmp_path):
-    proc = run(
-        "mteb", "run", "-m", "stanfordnlp/glove.6B.50d", "-t", "STSBenchmark", "--output-folder", str(tmp_path)
-    )
+    proc = run("mteb", "run", "-m", "stanfordnlp/glove.6B.50d", "-t", "STSBenchmark", "--output-folder", str(tmp_path))
     line = one_error_line(proc)
     assert line.startswith("error: task STSBenchmark loads its data (mteb/stsbenchmark-sts) from the Hugging Face")
     assert "STSBenchmarkZeroShot" in line  # the local task that reads the same data
