@@ -14,6 +14,7 @@ from rich.logging import RichHandler
 import rwkv_mteb
 from rwkv_mteb.commands.cache import add_cache
 from rwkv_mteb.commands.long_inputs import add_generate_tasks, add_scaling
+from rwkv_mteb.commands.train import add_train
 from rwkv_mteb.errors import RwkvMtebError
 from rwkv_mteb.layerwise.variants import ALL_POOLINGS
 from rwkv_mteb.metrics.layer_metrics import AUGMENTED_SAMPLE, DIAGNOSTIC_SAMPLE, RENYI_ORDER
@@ -305,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cache(sub)
     add_generate_tasks(sub)
     add_scaling(sub)
+    add_train(sub)
     return parser
 
 

@@ -56,3 +56,7 @@ class PublishError(RwkvMtebError):
 
 class UntestedMtebError(RwkvMtebError):
     """The installed mteb is not a version whose internals :mod:`rwkv_mteb.mteb_internals` was written against."""
+
+
+class TrainingOverlapError(RwkvMtebError):
+    """A trained model asked to be scored on rows it was trained on."""

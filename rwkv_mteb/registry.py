@@ -86,6 +86,13 @@ def _register_models() -> None:
         mteb_internals.add_model(meta)
 
 
+def _resolve(name: str) -> Any:
+    """A variant name of ours, or a trained model's folder (`rwkv-mteb train`)."""
+    from rwkv_mteb.training.resolve import trained_meta
+
+    return catalog.resolve_variant(name) or trained_meta(name)
+
+
 def our_model_names() -> list[str]:
     """Every name we serve: the models, and their registered variant names (for close-match hints)."""
     return [m.name for m in catalog.OWN_METAS] + catalog.registered_variant_names()
@@ -105,7 +112,7 @@ def register() -> None:
             except Exception as exc:
                 _report(f"could not register models ({type(exc).__name__}: {exc})")
             mteb_internals.install_result_hooks(after_result_saved)
-            mteb_internals.install_unknown_model_errors(our_model_names, catalog.resolve_variant)
+            mteb_internals.install_unknown_model_errors(our_model_names, _resolve)
             mteb_internals.install_unknown_task_errors(lambda: skipped_tasks)
             mteb_internals.install_hub_errors()
             _state["done"] = True

@@ -296,8 +296,7 @@ def test_sweep_diagnostics_read_a_bounded_sample_batch_by_batch(
 
 
 def test_smollm2_comes_from_the_hub_when_there_and_from_its_gguf_file_offline(monkeypatch):
-    from rwkv_mteb.models.builders import resolve_source
-    from rwkv_mteb.models.sources import SMOLLM2, smollm2_gguf
+    from rwkv_mteb.models.sources import SMOLLM2, resolve_source, smollm2_gguf
 
     monkeypatch.delenv("RWKV_MTEB_MODEL_PATHS", raising=False)
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):

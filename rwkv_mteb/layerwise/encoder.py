@@ -25,7 +25,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import InputModule
 
-from rwkv_mteb.backbones import Backbone, load_backbone
+from rwkv_mteb.backbones import Backbone
 from rwkv_mteb.cache.schema import key as cache_key
 from rwkv_mteb.cache.store import BackboneCaches, VectorCache
 from rwkv_mteb.config import cache_requested_layers_only
@@ -36,6 +36,7 @@ from rwkv_mteb.layerwise.session import SweepSession
 from rwkv_mteb.layerwise.variants import check_combine, check_pooling, experiment_kwargs, pooling_key
 from rwkv_mteb.provenance.identity import worker_label
 from rwkv_mteb.provenance.records import SWEEP_PASS, THIS_EVALUATION, VECTOR_CACHE
+from rwkv_mteb.training.base_ref import load_base, save_base
 
 
 class LayerwiseEncoder(InputModule):
@@ -80,6 +81,7 @@ class LayerwiseEncoder(InputModule):
         self.ablate.check(backbone.family, backbone.num_hidden_states - 1)
         self.caches = cache if isinstance(cache, BackboneCaches) else BackboneCaches(cache)
         self.session = session
+        self.save_backbone = True  # False: a saved folder names the base model instead of copying its weights
         # what this view served, read by the profiling hook: tokens of the texts it encoded, sentences found in
         # the cache, sentences per worker that computed them and per origin (this evaluation, a sweep's pass, an
         # earlier run's cache), and the pass whose vectors it served last
@@ -159,14 +161,15 @@ class LayerwiseEncoder(InputModule):
         token_ids, starts = self.encode_texts(texts)
         self.tokens_seen += sum(map(len, token_ids))
         self.input_lengths.extend(map(len, token_ids))
-        return {"texts": texts, "token_ids": token_ids, "starts": starts}
+        # "input_ids": the key sentence-transformers' trainer collects a column's features by
+        return {"texts": texts, "input_ids": token_ids, "starts": starts}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if self.backbone.differentiable and torch.is_grad_enabled():  # training the backbone: no cache, a graph
             with self.backbone.intervened(self.ablate):
-                pooled = self.backbone.pooled(features["token_ids"], self.layers, self.pooling, features["starts"])
+                pooled = self.backbone.pooled(features["input_ids"], self.layers, self.pooling, features["starts"])
         else:
-            texts, ids, starts = features["texts"], features["token_ids"], features["starts"]
+            texts, ids, starts = features["texts"], features["input_ids"], features["starts"]
             pooled = torch.from_numpy(self.pooled_layers(texts, ids, starts)).to(self.backbone.device)
         features["layer_embeddings"] = pooled
         features["sentence_embedding"] = pooled.mean(1) if self.combine == "mean" else pooled.flatten(1)
@@ -193,14 +196,15 @@ class LayerwiseEncoder(InputModule):
         return {**config, "prompt": self.prompt.template, "ablate": self.ablate.name}
 
     def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
+        """The backbone's files, or (``save_backbone`` False: a head on a frozen backbone) a reference to it."""
         self.save_config(output_path)
-        self.backbone.save(Path(output_path) / "backbone")
+        save_base(self, Path(output_path))
 
     @classmethod
     def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs: Any) -> LayerwiseEncoder:
         folder = Path(model_name_or_path) / subfolder
         config = json.loads((folder / cls.config_file_name).read_text())
-        backbone = load_backbone(config["family"], folder / "backbone", dtype=config.get("dtype", "float32"))
+        backbone = load_base(folder, config)
         return cls(
             backbone,
             config["layers"],

@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import snapshot_download
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Dense, Transformer
 from sentence_transformers.sentence_transformer.modules import Pooling
 
 from rwkv_mteb.backbones import load_backbone
-from rwkv_mteb.config import MODEL_PATHS_VAR, hub_offline, vector_cache_enabled
+from rwkv_mteb.config import MODEL_PATHS_VAR, vector_cache_enabled
 from rwkv_mteb.errors import ModelUnavailableError, RwkvMtebError
 from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
 from rwkv_mteb.layerwise.session import SweepSession
 from rwkv_mteb.models.glove import build_glove_model, packaged_glove_50d, read_glove_text
-from rwkv_mteb.models.sources import MINILM, MPNET, local_path, offline_stand_in, require_hub
+from rwkv_mteb.models.sources import MINILM, MPNET, local_path, offline_stand_in, require_hub, resolve_source
 
 logger = logging.getLogger(__name__)
 
@@ -101,31 +100,6 @@ def glove(name: str, revision: str | None = None, device: str | None = None) -> 
 
 
 # ------------------------------------------------------------------------------------------ language models
-
-
-def resolve_source(base: str, name: str, family: str, revision: str | None) -> tuple[str | Path, bool]:
-    """(where the weights are, whether that is a local path): a user-mapped copy (the variant's name or the
-    bare hub id), else the hub (RWKV-6 and RWKV-7 as downloaded snapshots, transformers models by name)."""
-    for candidate in (name, base):
-        path = local_path(candidate)
-        if path is not None:
-            return path, True
-    stand_in = offline_stand_in(base)
-    if stand_in is not None and hub_offline():
-        return stand_in, True
-    require_hub(base)
-    if family == "transformers":
-        return base, False
-    try:
-        folder = snapshot_download(
-            base, revision=revision, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.pth"]
-        )
-    except Exception as exc:
-        raise ModelUnavailableError(
-            f"could not download {base} from the hub ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-            f"set RWKV_MTEB_MODEL_PATHS='{base}=/path/to/checkpoint'"
-        ) from None
-    return Path(folder), True
 
 
 def layerwise_encoder(

@@ -111,3 +111,30 @@ def require_hub(name: str, extra_hint: str = "") -> None:
             f"model {name!r} has no local copy and the Hugging Face hub is offline (HF_HUB_OFFLINE=1); set "
             f"{MODEL_PATHS_VAR}='{name}=/path/to/checkpoint'.{hint}"
         )
+
+
+def resolve_source(base: str, name: str, family: str, revision: str | None) -> tuple[str | Path, bool]:
+    """(where the weights are, whether that is a local path): a user-mapped copy (the variant's name or the
+    bare hub id), else the hub (RWKV-6 and RWKV-7 as downloaded snapshots, transformers models by name)."""
+    for candidate in (name, base):
+        path = local_path(candidate)
+        if path is not None:
+            return path, True
+    stand_in = offline_stand_in(base)
+    if stand_in is not None and hub_offline():
+        return stand_in, True
+    require_hub(base)
+    if family == "transformers":
+        return base, False
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(
+            base, revision=revision, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.pth"]
+        )
+    except Exception as exc:
+        raise ModelUnavailableError(
+            f"could not download {base} from the hub ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+            f"set RWKV_MTEB_MODEL_PATHS='{base}=/path/to/checkpoint'"
+        ) from None
+    return Path(folder), True
