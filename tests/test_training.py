@@ -68,6 +68,11 @@ def test_mteb_run_of_the_saved_folder_gives_the_reported_score(models, small_rwk
     record = json.loads((folder / "training.json").read_text())
     assert record["spec"]["head"] == "attention" and record["spec"]["layer"] == 2  # from the file
     reported = record["evaluation"]["MRPCZeroShot:validation"]
+    weights = json.loads((folder / "attention_weights.json").read_text())
+    for text in weights["texts"]:  # byte-level tokens, grouped into words that spell the text
+        assert sum(w["weight"] for w in text["words"]) == pytest.approx(1.0)
+        assert "".join(w["word"] for w in text["words"]) == "".join(text["text"].split())
+    assert 0 < weights["content_share"]["trained"] < 1 and 0 < weights["content_share"]["mean_pooling"] < 1
     proc = run("mteb", "run", "-m", str(folder), "-t", "MRPCZeroShot", "--eval-splits", "validation",
                "--output-folder", str(models / "again"), "-v", "0", env=env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -123,3 +128,18 @@ def test_a_bad_config_is_one_line(tmp_path):
         load_spec(bad, {})
     with pytest.raises(RwkvMtebError, match="train: Value error, 'MRPC' must read TASK:SPLIT"):
         load_spec(None, {"model": "x", "train": "MRPC"})
+
+
+def test_the_content_word_share_by_hand():
+    from rwkv_mteb.training.inspect import content_share, words
+
+    pieces = ["Hello", ",", " world", " of", " cats", "."]  # the World tokenizer's pieces of "Hello, world of cats."
+    grouped = words(pieces, [0.1, 0.1, 0.2, 0.2, 0.3, 0.1])
+    assert [(w["word"], w["kind"]) for w in grouped] == [
+        ("Hello", "content"), (",", "punctuation"), ("world", "content"), ("of", "stopword"), ("cats", "content"),
+        (".", "punctuation"),
+    ]  # fmt: skip
+    share = content_share([{"words": grouped}])
+    assert share["trained"] == pytest.approx(0.1 + 0.2 + 0.3) and share["mean_pooling"] == pytest.approx(3 / 6)
+    spelled = words(["c", "a", "t", "s", " ", "r", "u", "n", "!"], [1 / 9] * 9)  # byte-level
+    assert [(w["word"], w["tokens"]) for w in spelled] == [("cats", 4), ("run", 4), ("!", 1)]

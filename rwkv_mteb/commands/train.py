@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 
 def _flag(name: str) -> str:
@@ -18,16 +18,14 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
 
     for name, field in TrainSpec.model_fields.items():
         kind = field.annotation
-        choices = get_args(kind) if get_origin(kind) is not None and "Literal" in str(kind) else None
+        kinds = [kind] if get_origin(kind) is Literal else [k for k in get_args(kind) or (kind,) if k is not type(None)]
         options: dict[str, Any] = {"dest": name, "default": None, "help": field.description or ""}
         if name == "evaluate":
             options["nargs"] = "+"
-        elif choices and all(isinstance(c, str) for c in choices):
-            options["choices"] = choices
-        elif "int" in str(kind) and "float" not in str(kind):
-            options["type"] = int
-        elif "float" in str(kind):
-            options["type"] = float
+        elif get_origin(kinds[0]) is Literal:
+            options["choices"] = get_args(kinds[0])
+        elif kinds[0] in (int, float):
+            options["type"] = kinds[0]
         p.add_argument(_flag(name), **options)
 
 

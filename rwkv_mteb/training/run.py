@@ -15,10 +15,12 @@ from typing import Any
 import torch
 
 from rwkv_mteb.errors import RwkvMtebError
-from rwkv_mteb.training import data
+from rwkv_mteb.training import data, inspect
 from rwkv_mteb.training.overlap import refuse_overlap, text_digest
 from rwkv_mteb.training.record import TRAINING_FILE, TrainingRecord, folder_revision, write_rows
 from rwkv_mteb.training.spec import TrainSpec
+
+WEIGHTS_FILE = "attention_weights.json"
 
 
 def build(spec: TrainSpec) -> tuple[Any, Any]:
@@ -136,6 +138,10 @@ def train(spec: TrainSpec, out: Path, command: list[str] | None = None) -> Train
     backbone.differentiable = False
     backbone.requires_grad_(False)
     model.save(str(out))
+    if spec.head == "attention":  # the weights of 16 held-out texts, for the page and the content-word share
+        shown = data.task_rows(*(spec.evaluate[0] if spec.evaluate else spec.train).split(":"))
+        texts = list(dict.fromkeys([*shown["sentence1"][:8], *shown["sentence2"][:8]]))
+        (out / WEIGHTS_FILE).write_text(json.dumps(inspect.export(model, texts), indent=1) + "\n")
     texts = sorted({text_digest(t) for t in [*rows["sentence1"], *rows["sentence2"]]})
     write_rows(out, data.row_digests(rows), texts)
     record = TrainingRecord(

