@@ -81,6 +81,15 @@ def test_mteb_run_of_the_saved_folder_gives_the_reported_score(models, small_rwk
     # the same score: MTEB's result files keep six decimals
     assert json.loads(result.read_text())["scores"]["validation"][0]["main_score"] == pytest.approx(reported, abs=5e-7)
 
+    # on the board: marked as trained, with what it was trained on, never as a zero-shot entry
+    from rwkv_mteb.board.publish import publish
+
+    board = publish([models / "again"], models / "board", ["rwkv-mteb", "leaderboard"])
+    (entry,) = [e for e in board.entries if e.model == record["name"]]
+    assert entry.trained_on == "STSBenchmarkZeroShot:train" and entry.family == "trained"
+    assert entry.base_model == RWKV and entry.main_score == pytest.approx(reported, abs=5e-7)
+    assert "trained on STSBenchmarkZeroShot:train" in (models / "board" / "README.md").read_text()
+
 
 @pytest.mark.parametrize(("model", "mode"), [(LLAMA, "lora"), (RWKV, "full")])
 def test_fine_tuning_changes_the_backbone_and_saves_it(models, model, mode):

@@ -285,6 +285,8 @@ def describe_model(name: str, saved_meta: dict[str, Any]) -> dict[str, Any]:
         family = {"glove": "glove", "simcse": "simcse", "sbert": "sbert"}.get(builder or "", "other")
         if family == "other" and name.startswith("sentence-transformers/"):
             family = "sbert"
+        if kwargs.get("trained_on"):
+            family = "trained"
     layers = kwargs.get("layers") or []
     layerwise = builder == "layerwise"
     return {
@@ -295,4 +297,5 @@ def describe_model(name: str, saved_meta: dict[str, Any]) -> dict[str, Any]:
         "prompt": Prompt.of(kwargs.get("template") or kwargs.get("prompt")).name if layerwise else None,
         "ablate": Intervention.parse(kwargs.get("ablate")).name if layerwise else None,
         "parameters": saved_meta.get("n_parameters", registered.n_parameters if registered is not None else None),
+        "trained_on": kwargs.get("trained_on"),
     }

@@ -82,6 +82,9 @@ class Entry(Record):
         None, description="intervention on a layer-wise model's forward pass (none, time_mix@3, ...)"
     )
     parameters: int | None
+    trained_on: str | None = Field(
+        None, description="TASK:SPLIT a trained model (`rwkv-mteb train`) was trained on; null: zero-shot"
+    )
     task: str
     split: str
     main_score_name: str | None = Field(None, description="the task's MTEB main score: cosine_spearman, max_ap, ...")

@@ -91,7 +91,8 @@ def _summary_table(board: Board, task: str, split: str) -> list[str]:
         if e.cost is not None and e.cost.vectors_from not in (None, "this evaluation"):
             seconds += f" ({_vectors(e.cost)})"  # a sweep's shared pass, or read back: said, as in every table
         if sweep is None:
-            row = [f"`{e.model}`", e.family, "–", score, _interval(e.ci95_bootstrap)]
+            kind = f"trained on {e.trained_on}" if e.trained_on else e.family  # never a zero-shot row unmarked
+            row = [f"`{e.model}`", kind, "–", score, _interval(e.ci95_bootstrap)]
             row += [_delta(tests.get((task, split, e.model)), e), "–", seconds]
         else:
             method = method_label(e.pooling, e.prompt, e.ablate)

@@ -26,7 +26,7 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
             options["choices"] = get_args(kinds[0])
         elif kinds[0] in (int, float):
             options["type"] = kinds[0]
-        p.add_argument(_flag(name), **options)
+        p.add_argument(*(["-m"] if name == "model" else []), _flag(name), **options)
 
 
 def evaluate(folder: Path, items: list[str], results: Path) -> dict[str, float]:

@@ -4,7 +4,9 @@ config and weights, reloaded by ``SentenceTransformer(path)``).
 - :class:`ScalarMix`: ELMo's task-specific combination of layers (Peters et al., 2018, "Deep contextualized word
   representations", eq. 1): ``gamma * sum_j softmax(w)_j h_j`` over the pooled vectors of every layer, the seed
   paper's "hierarchical pooling" (its 6.7). It reads ``layer_embeddings`` of the layer-wise encoder, so it trains
-  on cached vectors.
+  on cached vectors. With ``layer_norm`` (the default) each layer's vector is layer-normalised first, the variant
+  ELMo's section 3.2 reports helping (AllenNLP's ``do_layer_norm``): a language model's layers differ in scale by
+  orders of magnitude (SmolLM2's hidden state 12 onwards), and an unnormalised mix is then the loudest layer.
 - :class:`AttentionPooling`: the seed paper's attention-weighted pooling with a learnable query (its 6.3):
   ``a = softmax_t(q . h_t / sqrt(C))`` over the real tokens of one layer, the sentence vector ``sum_t a_t h_t``.
   It reads ``token_embeddings`` and ``attention_mask`` (:class:`~rwkv_mteb.training.tokens.TokenStates`), and
@@ -39,16 +41,18 @@ class _Saved(Module):
 
 
 class ScalarMix(_Saved):
-    config_keys: ClassVar[list[str]] = ["layers", "embedding_dimension"]
+    config_keys: ClassVar[list[str]] = ["layers", "embedding_dimension", "layer_norm"]
 
-    def __init__(self, layers: int, embedding_dimension: int) -> None:
+    def __init__(self, layers: int, embedding_dimension: int, layer_norm: bool = True) -> None:
         super().__init__()
-        self.layers, self.embedding_dimension = layers, embedding_dimension
+        self.layers, self.embedding_dimension, self.layer_norm = layers, embedding_dimension, layer_norm
         self.weights = nn.Parameter(torch.zeros(layers))  # softmax of zeros: the plain mean of the layers
         self.gamma = nn.Parameter(torch.ones(()))
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         layered = features["layer_embeddings"]  # (B, layers, C)
+        if self.layer_norm:
+            layered = torch.nn.functional.layer_norm(layered, layered.shape[-1:])
         mix = torch.softmax(self.weights, 0).to(layered.dtype)
         features["sentence_embedding"] = self.gamma.to(layered.dtype) * torch.einsum("l,blc->bc", mix, layered)
         return features

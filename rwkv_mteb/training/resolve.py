@@ -25,7 +25,8 @@ def trained_meta(name: str) -> Any:
     return _meta(
         record.name,
         loader=trained_loader,
-        loader_kwargs={"folder": str(Path(name).resolve())},
+        # base and trained_on: what the board reads back from the saved model_meta.json
+        loader_kwargs={"folder": str(Path(name).resolve()), "base": record.base_model, "trained_on": record.spec.train},
         revision=record.revision,
         adapted_from=record.base_model,
         training_datasets={task},
