@@ -6,9 +6,9 @@
 # fine-tune of the tiny RWKV-6 with a mean pooling of its last layer. Models under $OUT/trained/, results in $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+OUT=${OUT:-results-trained}
 # shellcheck source=scripts/job_env.sh
 source scripts/job_env.sh
-OUT=${OUT:-results-trained}
 SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
 GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
 TINY=${RWKV_MTEB_DATA_DIR:-../shared/data}/rwkvcpp
