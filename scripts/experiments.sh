@@ -8,12 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/job_env.sh
 source scripts/job_env.sh
-SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
-GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
-TINY=${RWKV_MTEB_DATA_DIR:-../shared/data}/rwkvcpp
-V6=rwkvcpp/tiny-rwkv-6v0-1m
-V7=rwkvcpp/tiny-rwkv-7v0-834K
-export RWKV_MTEB_MODEL_PATHS="$SMOL=$GGUF:$V6=$TINY/tiny-rwkv-6v0-1m.pth:$V7=$TINY/tiny-rwkv-7v0-834K.pth"
+# shellcheck source=scripts/model_paths.sh
+source scripts/model_paths.sh
 # SmolLM2: hidden state 12 is block 11's output, where STS-B's mean-pooled score collapses and the mean norm jumps;
 # its attention or MLP (or the whole block) zeroed, each against the intact sweep of the main job on the same pairs
 .venv/bin/rwkv-mteb sweep -m "$SMOL" --dtype bfloat16 --pooling mean --output-folder "$OUT" \

@@ -12,12 +12,8 @@ cd "$(dirname "$0")/.."
 source scripts/job_env.sh
 OUT=${LONG_OUT:-results-long}
 LONG=(LongPasskeyRetrieval LongNeedleRetrieval LongNeedleReranking)
-SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
-GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
-TINY=${RWKV_MTEB_DATA_DIR:-../shared/data}/rwkvcpp
-V6=rwkvcpp/tiny-rwkv-6v0-1m
-V7=rwkvcpp/tiny-rwkv-7v0-834K
-export RWKV_MTEB_MODEL_PATHS="$SMOL=$GGUF:$V6=$TINY/tiny-rwkv-6v0-1m.pth:$V7=$TINY/tiny-rwkv-7v0-834K.pth"
+# shellcheck source=scripts/model_paths.sh
+source scripts/model_paths.sh
 .venv/bin/rwkv-mteb protocol --output-folder "$OUT" -t "${LONG[@]}"
 # the label-free layer metrics on 16 texts per task (not 1,024): their token-level ones run each text alone, and
 # a 32k-token document is 150k bytes for the byte-level tiny models. RWKV-7's per-token WKV loop reads about

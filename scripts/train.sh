@@ -9,12 +9,8 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-results-trained}
 # shellcheck source=scripts/job_env.sh
 source scripts/job_env.sh
-SMOL=HuggingFaceTB/SmolLM2-135M-Instruct
-GGUF=$(.venv/bin/python -c "from rwkv_mteb.models.sources import smollm2_gguf; print(smollm2_gguf())")
-TINY=${RWKV_MTEB_DATA_DIR:-../shared/data}/rwkvcpp
-V6=rwkvcpp/tiny-rwkv-6v0-1m
-V7=rwkvcpp/tiny-rwkv-7v0-834K
-export RWKV_MTEB_MODEL_PATHS="$SMOL=$GGUF:$V6=$TINY/tiny-rwkv-6v0-1m.pth:$V7=$TINY/tiny-rwkv-7v0-834K.pth"
+# shellcheck source=scripts/model_paths.sh
+source scripts/model_paths.sh
 EVAL=(--evaluate STSBenchmarkZeroShot:test MRPCZeroShot:validation MRPCZeroShot:test --output-folder "$OUT")
 train() { # folder, then the flags; a folder already trained is kept (rerun: delete it)
     local folder=$OUT/trained/$1; shift

@@ -49,6 +49,7 @@ def test_a_frozen_backbone_is_bit_identical_and_the_head_reloads_exactly(models,
     assert not torch.equal(mix.weights.detach(), torch.zeros_like(mix.weights))  # the head did train
     assert record.steps == 12 and record.trainable_parameters == 4 + 1 + 128 * 16 + 16
     assert record.loss_log and record.base_revision.startswith("sha256-")
+    assert record.tokens_per_second is None  # its vectors came from the cache: no model speed to report
     assert model.encode(TEXTS).shape == (3, 16)
     np.testing.assert_array_equal(model.encode(TEXTS), reloaded(models / "mix").encode(TEXTS))
 
@@ -93,14 +94,20 @@ def test_mteb_run_of_the_saved_folder_gives_the_reported_score(models, small_rwk
 
 @pytest.mark.parametrize(("model", "mode"), [(LLAMA, "lora"), (RWKV, "full")])
 def test_fine_tuning_changes_the_backbone_and_saves_it(models, model, mode):
-    spec = TrainSpec(model=model, head="mean", layer=1, backbone=mode, max_rows=32, batch_size=8, max_steps=3)
+    spec = TrainSpec(model=model, head="mean", layer=1, backbone=mode, max_rows=24, batch_size=8, max_steps=3)
     record = train(spec, models / mode)
     assert record.steps == 3 and record.tokens_per_second > 0
+    # 3 steps of 8 = every one of the 24 pairs once: the rate's tokens, counted here with the model's tokenizer
+    from rwkv_mteb.training.data import task_rows
+    from rwkv_mteb.training.run import build
+
+    rows = task_rows("STSBenchmarkZeroShot", "train").select(range(24))
+    tokenizer = build(TrainSpec(model=model, head="mean", layer=1))[1].tokenizer
+    by_hand = sum(len(ids) for ids in tokenizer([*rows["sentence1"], *rows["sentence2"]]))
+    assert record.tokens_per_second * record.seconds == pytest.approx(by_hand)
     folder = models / mode / "0_LayerwiseEncoder" / "backbone"
     assert folder.is_dir()  # the fine-tuned weights themselves (LoRA merged in)
     trained = reloaded(models / mode)
-    from rwkv_mteb.training.run import build
-
     base, _ = build(TrainSpec(model=model, head="mean", layer=1))
     after = trained[0].backbone.state_dict()
     moved = [k for k, v in base[0].backbone.state_dict().items() if not torch.equal(v, after[k])]

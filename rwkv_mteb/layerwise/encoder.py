@@ -86,6 +86,7 @@ class LayerwiseEncoder(InputModule):
         # the cache, sentences per worker that computed them and per origin (this evaluation, a sweep's pass, an
         # earlier run's cache), and the pass whose vectors it served last
         self.tokens_seen = 0
+        self.tokens_trained = 0  # tokens of the forward passes that built a graph (a training step's)
         self.input_lengths: list[int] = []  # each input's tokens, prompt included, before any cut
         self.cache_hits = 0
         self.producers: Counter[str] = Counter()
@@ -166,6 +167,7 @@ class LayerwiseEncoder(InputModule):
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if self.backbone.differentiable and torch.is_grad_enabled():  # training the backbone: no cache, a graph
+            self.tokens_trained += sum(map(len, features["input_ids"]))
             with self.backbone.intervened(self.ablate):
                 pooled = self.backbone.pooled(features["input_ids"], self.layers, self.pooling, features["starts"])
         else:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from rwkv_mteb.provenance.identity import content_digest, folder_files, revision_of
 from rwkv_mteb.training.spec import TrainSpec
@@ -26,7 +26,10 @@ class TrainingRecord(BaseModel):
     examples_made: str
     steps: int
     seconds: float
-    tokens_per_second: float | None
+    tokens_per_second: float | None = Field(
+        description="training steps' tokens over the fit's wall time (trainer set-up included), trained backbones "
+        "only; null for a frozen one"
+    )
     trainable_parameters: int
     loss_log: list[dict[str, Any]]
     final_loss: float | None

@@ -125,7 +125,7 @@ def train(spec: TrainSpec, out: Path, command: list[str] | None = None) -> Train
         refuse_overlap(*item.split(":"), set(data.row_digests(rows)), spec.train)
     dataset, made = data.examples(task, rows, spec.objective, has_dropout(backbone), spec.seed)
     before = {k: v.detach().clone() for k, v in backbone.state_dict().items()} if spec.backbone == "frozen" else None
-    seen, start = model[0].tokens_seen, time.perf_counter()
+    seen, start = model[0].tokens_trained, time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
         log, steps = fit(spec, model, dataset, Path(work))
     seconds = time.perf_counter() - start
@@ -154,7 +154,9 @@ def train(spec: TrainSpec, out: Path, command: list[str] | None = None) -> Train
         examples_made=made,
         steps=steps,
         seconds=seconds,
-        tokens_per_second=(model[0].tokens_seen - seen) / seconds,  # every text's tokens, forward and backward
+        # the model's own rate only when every step ran it forward and backward; a frozen head read cached vectors
+        # (the tokens of the training steps' forward passes: not the model card's dataset statistics)
+        tokens_per_second=None if spec.backbone == "frozen" else (model[0].tokens_trained - seen) / seconds,
         trainable_parameters=trainable + sum(p.numel() for m in list(model)[1:] for p in m.parameters()),
         loss_log=log,
         final_loss=log[-1]["loss"] if log else None,

@@ -1,8 +1,9 @@
 """One layer's token states as a sentence-transformers input module: what a trained pooling head reads
 (``token_embeddings``, ``attention_mask``, like sentence-transformers' ``Transformer`` module).
 
-While the backbone is frozen each text's states are computed once and kept (in memory, keyed by the text and
-the backbone's identity and dtype), so a head trains for many epochs at the cost of one pass; while the backbone
+While the backbone is frozen (no weight requires a gradient) each text's states are computed once and kept (in
+memory, keyed by the text and the backbone's identity and dtype), so a head trains for many epochs at the cost of
+one pass; while the backbone
 is trained they are computed with a graph every time. Saved like the layer-wise encoder: the backbone's own
 files in ``backbone/``, or only a reference to the registered base model (:mod:`rwkv_mteb.training.base_ref`).
 """
@@ -33,6 +34,7 @@ class TokenStates(InputModule):
         self.save_backbone = True  # False: the saved folder names the base model instead of copying it
         self.memo: dict[str, torch.Tensor] = {}
         self.tokens_seen = 0
+        self.tokens_trained = 0  # tokens of the forward passes that built a graph (a training step's)
 
     @property
     def revision(self) -> str:
@@ -47,7 +49,11 @@ class TokenStates(InputModule):
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         ids = features["input_ids"]
         if self.backbone.differentiable and torch.is_grad_enabled():
+            self.tokens_trained += sum(map(len, ids))
             hidden, mask = self.backbone.token_batch(ids, self.layer)
+        elif any(p.requires_grad for p in self.backbone.parameters()):  # weights that may change: no memo
+            with torch.no_grad():
+                hidden, mask = self.backbone.token_batch(ids, self.layer)
         else:
             hidden, mask = self._from_memo(features["texts"], ids)
         features["token_embeddings"], features["attention_mask"] = hidden, mask
