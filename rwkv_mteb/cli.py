@@ -167,7 +167,8 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
         "--prompt",
         nargs="+",
         default=["none"],
-        help="none, eol (PromptEOL), echo (text twice, second copy pooled) or templates with {text}; one pass each",
+        help="none, eol (PromptEOL), echo (text twice, second copy pooled) or templates with {text}; one pass each; "
+        "METHOD@query / METHOD@document: that side of a retrieval task only (the other side and symmetric tasks plain)",
     )
     p.add_argument(
         "--ablate",

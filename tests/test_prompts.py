@@ -35,6 +35,26 @@ def test_parse_builtins_templates_and_errors():
         Prompt.of("no placeholder")
 
 
+def test_a_one_side_method_prompts_that_side_only(rwkv):
+    """``eol@query``: what sentence-transformers' encode_query gives is PromptEOL's vector, what encode_document
+    and plain encode give is the unprompted one; the name, the saved spec and the error of an empty side."""
+    sided = Prompt.of("eol@query")
+    assert (sided.name, sided.side, sided.template) == ("eol@query", "query", BUILTIN_PROMPTS["eol"])
+    assert Prompt.of(sided.spec) == sided and Prompt.of("Ask: {text}@document").name.endswith("@document")
+    assert sided.for_side("query") == Prompt.of("eol") and sided.for_side("document").is_none
+    assert sided.for_side(None).is_none and Prompt.of("eol").for_side("document") == Prompt.of("eol")
+    with pytest.raises(ValueError, match="prompts nothing: put a method before @query"):
+        Prompt.of("none@query")
+    model = LayerwiseEncoder(rwkv, [2], cache=False, prompt="eol@query").as_model()
+    eol = LayerwiseEncoder(rwkv, [2], cache=False, prompt="eol").as_model()
+    plain = LayerwiseEncoder(rwkv, [2], cache=False).as_model()
+    texts = TEXTS[:2]
+    np.testing.assert_array_equal(model.encode_query(texts), eol.encode(texts))
+    np.testing.assert_array_equal(model.encode_document(texts), plain.encode(texts))
+    np.testing.assert_array_equal(model.encode(texts), plain.encode(texts))
+    assert not np.allclose(model.encode_query(texts), model.encode_document(texts))
+
+
 def test_token_positions_of_each_method():
     tok = ByteTokenizer()
     text = "hi there"

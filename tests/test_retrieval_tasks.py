@@ -215,7 +215,14 @@ def main_scores(folder, task):
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("registered")
-def test_a_sweep_over_retrieval_and_reranking_equals_separate_runs(small_rwkv, shared_data, tmp_path):
+def test_a_sweep_over_retrieval_and_reranking_equals_separate_runs(small_rwkv, shared_data, generated, tmp_path):
+    """With a one-side prompt as well: ``eol@query`` prompts exactly the queries (the cache holds PromptEOL vectors
+    of the query texts and of nothing else) and scores as `mteb run` of that variant does."""
+    import sqlite3
+
+    from rwkv_mteb.cache.schema import key
+    from rwkv_mteb.layerwise.prompts import Prompt
+
     model, tasks, splits = "RWKV/v6-Finch-1B6-HF", ["LongPasskeyRetrieval", "LongNeedleReranking"], ["test_256"]
     env = cli_env(
         HF_HUB_OFFLINE="1",
@@ -224,18 +231,31 @@ def test_a_sweep_over_retrieval_and_reranking_equals_separate_runs(small_rwkv, s
         RWKV_MTEB_CACHE_DIR=str(tmp_path / "cache"),
     )
     command = ["sweep", "-m", model, "-t", *tasks, "--eval-splits", *splits, "--layers", "0", "2"]
+    command += ["--prompt", "none", "eol@query"]
     proc = run("rwkv-mteb", *command, "--augmented-sample", "0", "--output-folder", str(tmp_path / "sweep"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     fresh = cli_env(**{**env, "RWKV_MTEB_VECTOR_CACHE": "0"})
-    for layer in (0, 2):
-        proc = run("mteb", "run", "-m", f"{model} (layer={layer})", "-t", *tasks, "--eval-splits", *splits,
+    variants = [f"{model} (layer=0)", f"{model} (layer=2, prompt=eol@query)"]
+    for variant in variants:
+        proc = run("mteb", "run", "-m", variant, "-t", *tasks, "--eval-splits", *splits,
                    "--output-folder", str(tmp_path / "alone"), "-v", "0", env=fresh)  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
     for task in tasks:
         swept, alone = main_scores(tmp_path / "sweep", task), main_scores(tmp_path / "alone", task)
-        assert set(swept) == set(alone) == {f"{model} (layer=0)", f"{model} (layer=2)"}
+        assert set(swept) == {f"{model} (layer={k}{p})" for k in (0, 2) for p in ("", ", prompt=eol@query")}
+        assert set(alone) == set(variants)
         for variant, scores in alone.items():
             assert scores["test_256"] == pytest.approx(swept[variant]["test_256"], abs=1e-6), (task, variant)
+
+    eol = Prompt.of("eol").method("mean")
+    queries = {t for name in tasks for t in dict(_rows(generated[name]["test_256"]["queries"])).values()}
+    documents = {t for name in tasks for t in dict(_rows(generated[name]["test_256"]["corpus"])).values()}
+    (cache_file,) = (tmp_path / "cache" / "vectors").glob("*.sqlite")
+    with sqlite3.connect(cache_file) as db:
+        prompted = {row[0] for row in db.execute("SELECT key FROM vectors WHERE method = ?", (eol,))}
+        plain = {row[0] for row in db.execute("SELECT key FROM vectors WHERE method = 'mean'")}
+    assert prompted == {key(eol, t) for t in queries}
+    assert {key("mean", t) for t in documents | queries} == plain  # the none pass: both sides, unprompted
 
 
 def test_a_hub_retrieval_task_without_a_data_folder_goes_through_mteb_s_own_loader(tmp_path, monkeypatch):

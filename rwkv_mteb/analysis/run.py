@@ -25,7 +25,7 @@ from rwkv_mteb.models.builders import layerwise_encoder
 from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME
 from rwkv_mteb.provenance.sidecars import analysis_path, atomic_write_json
 from rwkv_mteb.registry import register
-from rwkv_mteb.runs.dry_run import select_tasks, texts_mteb_encodes
+from rwkv_mteb.runs.dry_run import select_tasks, texts_mteb_encodes, texts_of
 from rwkv_mteb.runs.sweep_metrics import draw_sample
 
 SAMPLE = 256  # distinct texts per task
@@ -131,8 +131,8 @@ def analyze_model(
     static = decay.static_log_decay(backbone.model) if backbone.family != "transformers" else None
     forward = _lm_forward(encoder)
     files, vectors = [], {}
-    for task, all_texts in per_task.items():
-        texts = draw_sample(all_texts, sample, augmented=0, seed=seed).texts  # the sweep diagnostics' sampling
+    for task, requests in per_task.items():
+        texts = draw_sample(texts_of(requests), sample, augmented=0, seed=seed).texts  # the sweep diagnostics' sampling
         ids = backbone.tokenizer(texts)
         logs, pooled = _decay_on(encoder, ids, batch_size)
         vectors[task] = pooled

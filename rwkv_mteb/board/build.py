@@ -18,6 +18,7 @@ import mteb
 import numpy as np
 
 from rwkv_mteb import __version__
+from rwkv_mteb.board.attention import collect_attention_heads
 from rwkv_mteb.board.collect import (
     Gold,
     Run,
@@ -357,6 +358,7 @@ def build_board(folders: list[Any], command: list[str]) -> tuple[Board, list[Run
         "diagnostics": [d.model_dump() for d in diagnostics],
         "analyses": [a.model_dump() for a in collect_analyses(folders)],
         "scaling": [c.model_dump() for c in collect_scaling(folders)],
+        "attention_heads": [h.model_dump() for h in collect_attention_heads(runs, warnings)],
         "warnings": sorted(set(warnings)),
     }
     for message in board["warnings"]:

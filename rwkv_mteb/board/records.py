@@ -221,6 +221,31 @@ class Diagnostics(Record):
     layers: list[LayerDiagnostics]
 
 
+class WeightedWord(Record):
+    word: str
+    weight: float = Field(description="the summed attention weight of the word's tokens (a text's words sum to 1)")
+    tokens: int
+    kind: Literal["content", "stopword", "punctuation"]
+
+
+class WeightedText(Record):
+    text: str
+    words: list[WeightedWord]
+
+
+class AttentionHead(Record):
+    """A trained attention pooling (`rwkv-mteb train --head attention`) looked inside: its per-word weights on
+    held-out texts, from the ``attention_weights.json`` saved beside the model (rwkv_mteb.training.inspect)."""
+
+    model: str = Field(description="the trained model's name, as its board entries")
+    base_model: str
+    layer: int | None = Field(description="the hidden state the head pools")
+    trained_on: str
+    content_share: float = Field(description="mean share of a text's weight on content words (not stop words)")
+    mean_pooling_share: float = Field(description="the same share under a plain mean of the same tokens")
+    texts: list[WeightedText]
+
+
 class GeneratedBy(Record):
     command: list[str]
     rwkv_mteb_version: str
@@ -244,6 +269,9 @@ class Board(Record):
     analyses: list[AnalysisFile] = Field(default_factory=list, description="what `rwkv-mteb analyze` wrote")
     scaling: list[ScalingCurve] = Field(
         default_factory=list, description="cost by input length: what `rwkv-mteb scaling` wrote under scaling/"
+    )
+    attention_heads: list[AttentionHead] = Field(
+        default_factory=list, description="trained attention poolings' weights on held-out texts"
     )
     warnings: list[str]
 

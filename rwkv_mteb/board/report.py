@@ -271,6 +271,11 @@ def write_readme(board: Board, path: Path) -> None:
         lines += _intervention_summary(board)
         full += _intervention_table(board)
     lines += analysis_tables(board)
+    if board.attention_heads:
+        lines += ["## Inside the trained attention heads", "", "| model | layer | trained on | content-word share "
+                  "| under a plain mean |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| `{h.model}` | {h.layer} | {h.trained_on} | {h.content_share:.3f} | {h.mean_pooling_share:.3f} |"
+                  for h in board.attention_heads] + [""]  # fmt: skip
     if board.warnings:
         lines += ["## Gaps", "", f"{len(board.warnings)} warnings: [{ALL_ENTRIES}]({ALL_ENTRIES}#gaps).", ""]
         full += ["## Gaps", ""] + [f"- {w}" for w in board.warnings] + [""]

@@ -31,7 +31,7 @@ from rwkv_mteb.cache.store import BackboneCaches, VectorCache
 from rwkv_mteb.config import cache_requested_layers_only
 from rwkv_mteb.errors import VariantError
 from rwkv_mteb.interventions.spec import Intervention
-from rwkv_mteb.layerwise.prompts import Prompt
+from rwkv_mteb.layerwise.prompts import SIDES, Prompt
 from rwkv_mteb.layerwise.session import SweepSession
 from rwkv_mteb.layerwise.variants import check_combine, check_pooling, experiment_kwargs, pooling_key
 from rwkv_mteb.provenance.identity import worker_label
@@ -139,14 +139,15 @@ class LayerwiseEncoder(InputModule):
         """This module alone as a SentenceTransformer (what MTEB evaluates)."""
         return LayerwiseModel(modules=[self], device=str(self.backbone.device), similarity_fn_name="cosine")
 
-    def method(self, pooling: str | None = None) -> str:
-        """How this view's vectors are made, as the vector cache keys them (an intervention is part of it)."""
-        method = self.prompt.method(pooling_key(pooling or self.pooling))
+    def method(self, pooling: str | None = None, side: str | None = None) -> str:
+        """How this view's vectors of a ``side``'s inputs are made, as the vector cache keys them (an intervention
+        is part of it): a one-side prompt's other side shares the unprompted vectors."""
+        method = self.prompt.for_side(side).method(pooling_key(pooling or self.pooling))
         return f"{method}|ablate={self.ablate.name}" if self.ablate else method
 
-    def encode_texts(self, texts: list[str]) -> tuple[list[list[int]], list[int]]:
-        """Token ids of the prompted texts and where each one's pooled span starts."""
-        return self.prompt.encode(self.tokenizer, texts)
+    def encode_texts(self, texts: list[str], side: str | None = None) -> tuple[list[list[int]], list[int]]:
+        """Token ids of the prompted texts of ``side`` and where each one's pooled span starts."""
+        return self.prompt.for_side(side).encode(self.tokenizer, texts)
 
     def computed_layers(self) -> list[int]:
         """The layers a cache miss computes and stores: every layer up to the deepest requested one (so that any
@@ -159,11 +160,12 @@ class LayerwiseEncoder(InputModule):
         """``prompt`` is sentence-transformers' instruction prefix (prepended to each text), not the zero-shot
         method, which :meth:`encode_texts` applies around the prefixed text."""
         texts = [prompt + t for t in inputs] if prompt else list(inputs)
-        token_ids, starts = self.encode_texts(texts)
+        side = kwargs.get("task") if kwargs.get("task") in SIDES else None  # encode_query / encode_document
+        token_ids, starts = self.encode_texts(texts, side)
         self.tokens_seen += sum(map(len, token_ids))
         self.input_lengths.extend(map(len, token_ids))
         # "input_ids": the key sentence-transformers' trainer collects a column's features by
-        return {"texts": texts, "input_ids": token_ids, "starts": starts}
+        return {"texts": texts, "input_ids": token_ids, "starts": starts, "side": side}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if self.backbone.differentiable and torch.is_grad_enabled():  # training the backbone: no cache, a graph
@@ -172,7 +174,8 @@ class LayerwiseEncoder(InputModule):
                 pooled = self.backbone.pooled(features["input_ids"], self.layers, self.pooling, features["starts"])
         else:
             texts, ids, starts = features["texts"], features["input_ids"], features["starts"]
-            pooled = torch.from_numpy(self.pooled_layers(texts, ids, starts)).to(self.backbone.device)
+            vectors = self.pooled_layers(texts, ids, starts, features.get("side"))
+            pooled = torch.from_numpy(vectors).to(self.backbone.device)
         features["layer_embeddings"] = pooled
         features["sentence_embedding"] = pooled.mean(1) if self.combine == "mean" else pooled.flatten(1)
         return features
@@ -195,7 +198,7 @@ class LayerwiseEncoder(InputModule):
 
     def get_config_dict(self) -> dict[str, Any]:
         config = {k: getattr(self, k) for k in self.config_keys if k not in ("prompt", "ablate")}
-        return {**config, "prompt": self.prompt.template, "ablate": self.ablate.name}
+        return {**config, "prompt": self.prompt.spec, "ablate": self.ablate.name}
 
     def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
         """The backbone's files, or (``save_backbone`` False: a head on a frozen backbone) a reference to it."""
@@ -220,20 +223,24 @@ class LayerwiseEncoder(InputModule):
     # ----------------------------------------------------------------- the work
 
     def pooled_layers(
-        self, texts: list[str], token_ids: list[list[int]] | None = None, starts: list[int] | None = None
+        self,
+        texts: list[str],
+        token_ids: list[list[int]] | None = None,
+        starts: list[int] | None = None,
+        side: str | None = None,
     ) -> np.ndarray:
-        """(len(texts), len(self.layers), C) float32, from the cache where possible."""
+        """(len(texts), len(self.layers), C) float32 for inputs of ``side``, from the cache where possible."""
         if self.session is not None and self.session.recorder is not None:
-            return self._stand_in(texts)
+            return self._stand_in(texts, side)
         if token_ids is None or starts is None:
-            token_ids, starts = self.encode_texts(texts)
+            token_ids, starts = self.encode_texts(texts, side)
         here = worker_label(str(self.backbone.device))
         cache = self.cache
         if cache is None:
             self._served(here, THIS_EVALUATION, len(texts))
             with self.backbone.intervened(self.ablate):
                 return self.backbone.pooled(token_ids, self.layers, self.pooling, starts).cpu().numpy()
-        keys = [cache_key(self.method(), t) for t in texts]
+        keys = [cache_key(self.method(side=side), t) for t in texts]
         found = self.session.memo.get(keys, self.layers) if self.session and self.session.memo else {}
         rest = [k for k in dict.fromkeys(keys) if k not in found]
         found.update(cache.get(rest, self.layers) if rest else {})
@@ -244,7 +251,7 @@ class LayerwiseEncoder(InputModule):
                 self._served_found(k)
         if missing:
             fresh = self.compute([token_ids[i] for i in missing], [starts[i] for i in missing])
-            self.store([texts[i] for i in missing], fresh, here)
+            self.store([texts[i] for i in missing], fresh, here, side=side)
             mine = fresh[self.pooling][:, [self.computed_layers().index(layer) for layer in self.layers]]
             found.update({keys[i]: mine[n] for n, i in enumerate(missing)})
             self._served(here, THIS_EVALUATION, len(missing))
@@ -258,14 +265,22 @@ class LayerwiseEncoder(InputModule):
             fresh = self.backbone.pooled_many(token_ids, self.computed_layers(), poolings, starts)
         return {pooling: vectors.cpu().numpy() for pooling, vectors in fresh.items()}
 
-    def store(self, texts: list[str], vectors: dict[str, np.ndarray], worker: str, pass_id: str | None = None) -> None:
-        """Put freshly computed vectors of ``texts`` (pooling -> rows of every computed layer) into the cache
-        and the sweep's memo, remembering which pass and worker made them: the one way the cache is filled."""
+    def store(
+        self,
+        texts: list[str],
+        vectors: dict[str, np.ndarray],
+        worker: str,
+        pass_id: str | None = None,
+        side: str | None = None,
+    ) -> None:
+        """Put freshly computed vectors of ``texts`` (inputs of ``side``; pooling -> rows of every computed layer)
+        into the cache and the sweep's memo, remembering which pass and worker made them: the one way the cache is
+        filled."""
         cache, computed = self.cache, self.computed_layers()
         if cache is None:
             return
         for pooling, rows in vectors.items():
-            method = self.method(pooling)
+            method = self.method(pooling, side)
             made = {cache_key(method, t): rows[n] for n, t in enumerate(texts)}
             cache.put(made, method, computed)
             if self.session is not None and self.session.memo is not None:
@@ -286,9 +301,10 @@ class LayerwiseEncoder(InputModule):
         self._served(worker, SWEEP_PASS, 1)
         self.sweep_pass = self.session.passes.get(pass_id, self.sweep_pass)
 
-    def _stand_in(self, texts: list[str]) -> np.ndarray:
-        """Record the texts; answer with vectors seeded by each text (distinct, deterministic, never used)."""
-        self.session.recorder.update(dict.fromkeys(texts))
+    def _stand_in(self, texts: list[str], side: str | None) -> np.ndarray:
+        """Record the texts and their side; answer with vectors seeded by each text (distinct, deterministic,
+        never used)."""
+        self.session.recorder.update(dict.fromkeys((side, t) for t in texts))
         out = np.empty((len(texts), len(self.layers), self.backbone.pooled_width(self.pooling)), dtype=np.float32)
         for row, text in enumerate(texts):
             seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")

@@ -5,7 +5,7 @@ vectors. The views it evaluates are separate :class:`~rwkv_mteb.layerwise.encode
 one backbone; what they share lives here instead of being set on each of them from outside:
 
 - ``poolings``: the poolings a cache miss computes and stores together (one pass for all of them);
-- ``recorder``: during the dry run, the texts MTEB asks for (answered with stand-in vectors);
+- ``recorder``: during the dry run, the texts MTEB asks for and their side (answered with stand-in vectors);
 - ``memo``: this run's rows in memory, so evaluations do not read every row back from disk;
 - ``origin``: which pass (and which worker) made the vectors of each cache key in this run;
 - ``passes``: the cost record of each pass, which every variant's profile then carries.
@@ -22,7 +22,7 @@ from rwkv_mteb.provenance.records import PassCost
 @dataclass
 class SweepSession:
     poolings: tuple[str, ...] = ("mean",)
-    recorder: dict[str, None] | None = None
+    recorder: dict[tuple[str | None, str], None] | None = None  # (side, text): see Prompt.for_side
     memo: Memo | None = None
     origin: dict[str, tuple[str, str]] = field(default_factory=dict)  # cache key -> (pass id, worker label)
     passes: dict[str, PassCost] = field(default_factory=dict)
@@ -31,6 +31,7 @@ class SweepSession:
         """Start recording the texts MTEB asks for (a dry run); ``recorder`` then holds them in order."""
         self.recorder = {}
 
-    def stop_recording(self) -> list[str]:
-        texts, self.recorder = list(self.recorder or {}), None
-        return texts
+    def stop_recording(self) -> list[tuple[str | None, str]]:
+        """Each (side, text) MTEB asked for, in order of first request (side: query, document or None)."""
+        requests, self.recorder = list(self.recorder or {}), None
+        return requests

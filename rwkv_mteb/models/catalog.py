@@ -290,8 +290,11 @@ def resolve_variant(name: str) -> ModelMeta | None:
     if layer >= lm.hidden_states:
         return None  # not a variant: the unknown-model error then names the close matches (the last layer)
     prompt = axes.get("prompt", "none")
-    if prompt != "none" and prompt not in BUILTIN_PROMPTS:
-        raise VariantError(f"{name!r}: prompt must be none or a built-in ({', '.join(BUILTIN_PROMPTS)}) in a name")
+    if prompt != "none" and prompt.removesuffix("@query").removesuffix("@document") not in BUILTIN_PROMPTS:
+        raise VariantError(
+            f"{name!r}: prompt must be none or a built-in ({', '.join(BUILTIN_PROMPTS)}), optionally for one side "
+            "(eol@query, echo@document), in a name"
+        )
     ablate = Intervention.parse(axes.get("ablate"))
     ablate.check(lm.family, lm.hidden_states - 1)
     pooling = check_pooling(axes.get("pooling", "mean"), lm.family)

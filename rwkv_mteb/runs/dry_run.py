@@ -47,8 +47,17 @@ def select_tasks(
     return selected
 
 
-def texts_mteb_encodes(encoder: LayerwiseEncoder, task_objects: list[Any], batch_size: int) -> dict[str, list[str]]:
-    """Per task, every distinct text MTEB asks an encoder for, in order of first request."""
+Request = tuple[str | None, str]  # (side: "query", "document" or None for a symmetric task's input, text)
+
+
+def texts_of(requests: list[Request]) -> list[str]:
+    """The distinct texts of some requests, in order."""
+    return list(dict.fromkeys(text for _, text in requests))
+
+
+def texts_mteb_encodes(encoder: LayerwiseEncoder, task_objects: list[Any], batch_size: int) -> dict[str, list[Request]]:
+    """Per task, every distinct (side, text) MTEB asks an encoder for, in order of first request: a retrieval
+    task's queries and documents apart, so a one-side prompt's pass prompts the right ones."""
     session = encoder.session
     assert session is not None, "a dry run records into the sweep's session"
     recorder = encoder.view([encoder.layers[0]])

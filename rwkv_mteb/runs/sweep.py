@@ -36,7 +36,7 @@ from rwkv_mteb.models.wrapper import wrap_for_mteb
 from rwkv_mteb.mteb_internals import fresh_task
 from rwkv_mteb.provenance.sidecars import prediction_folder
 from rwkv_mteb.registry import register
-from rwkv_mteb.runs.dry_run import select_tasks, texts_mteb_encodes
+from rwkv_mteb.runs.dry_run import Request, select_tasks, texts_mteb_encodes, texts_of
 from rwkv_mteb.runs.encode_pass import run_pass
 from rwkv_mteb.runs.sweep_metrics import MetricSample, draw_sample, token_level_metrics, write_diagnostics
 
@@ -83,24 +83,40 @@ def sweep(
         encoder, load_seconds = _load(model, layers, poolings, device, dtype)
         task_objects = select_tasks(tasks, task_types, languages, categories, benchmarks, eval_splits)
         per_task = texts_mteb_encodes(encoder, task_objects, batch_size)
-        samples = {t: draw_sample(texts, metric_sample, augmented_sample) for t, texts in per_task.items()}
-        texts = list(dict.fromkeys(t for task_texts in per_task.values() for t in task_texts))
-        texts = list(dict.fromkeys([*texts, *(v for s in samples.values() for v in s.view_texts)]))
+        samples = {t: draw_sample(texts_of(r), metric_sample, augmented_sample) for t, r in per_task.items()}
+        requests = list(dict.fromkeys(r for task_requests in per_task.values() for r in task_requests))
+        requests += [(None, v) for s in samples.values() for v in s.view_texts]
         run = _Run(task_objects, Path(output_folder), batch_size, overwrite_strategy, load_seconds, show_progress_bar)
         results = []
         for intervention in interventions:
             for prompt in methods:
                 view = encoder.view(encoder.layers, poolings[0], prompt=prompt, ablate=intervention)
-                # this pass's rows, for its variants' evaluations (freed with the next pass)
-                encoder.session.memo = Memo()
-                shared_by = len(encoder.layers) * len(poolings)
-                run_pass(view, texts, batch_size, shared_by, ray_pass, show_progress_bar)
-                swept = {t: len(v) for t, v in per_task.items()}
+                encode_prompt(view, requests, len(poolings), batch_size, ray_pass, show_progress_bar)
+                swept = {t: len(texts_of(r)) for t, r in per_task.items()}
                 results += run.evaluate_prompt(view, poolings, samples, swept, alpha)
     finally:
         if ray_pass is not None:
             ray_pass.close()
     return results
+
+
+def encode_prompt(
+    view: LayerwiseEncoder, requests: list[Request], poolings: int, batch_size: int, ray_pass: Any, progress: bool
+) -> None:
+    """The passes of one prompt's view over the requests (a one-side prompt: one per side), into a fresh memo:
+    this prompt's rows, for its variants' evaluations (freed with the next prompt)."""
+    view.session.memo = Memo()
+    shared_by = len(view.layers) * poolings
+    for method, texts in by_method(view.prompt, requests).items():
+        run_pass(view.view(view.layers, prompt=method), texts, batch_size, shared_by, ray_pass, progress)
+
+
+def by_method(prompt: Prompt, requests: list[Request]) -> dict[Prompt, list[str]]:
+    """The distinct texts of each method ``prompt`` gives the requests' sides (one group unless it is one-side)."""
+    groups: dict[Prompt, dict[str, None]] = {}
+    for side, text in requests:
+        groups.setdefault(prompt.for_side(side), {})[text] = None
+    return {method: list(texts) for method, texts in groups.items()}
 
 
 def _axes(
@@ -188,4 +204,4 @@ class _Run:
 def variant_meta(model: str, layer: int, pooling: str, prompt: Prompt, ablate: Intervention | None = None) -> Any:
     """The meta MTEB files a variant under: the language model's, the variant as its experiment."""
     lm = LANGUAGE_MODELS_BY_NAME[model]
-    return layerwise_meta(lm, layer, pooling, prompt.name, prompt.template, (ablate or Intervention()).name)
+    return layerwise_meta(lm, layer, pooling, prompt.name, prompt.spec, (ablate or Intervention()).name)

@@ -129,7 +129,7 @@ def write_diagnostics(
             "model": model,
             "pooling": view.pooling,
             "prompt": prompt.name,
-            "template": prompt.template,
+            "template": prompt.spec,
             "ablate": view.ablate.name,
             "revision": view.revision,
             "task": task,

@@ -1,5 +1,6 @@
-"""What a trained model's folder says about its training (``training.json``, beside ``modules.json``) and the
-digests of what it saw (``training_rows.json``)."""
+"""What a trained model's folder says about its training (``training.json``, beside ``modules.json``), the
+digests of what it saw (``training_rows.json``) and, for an attention head, its weights on held-out texts
+(``attention_weights.json``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rwkv_mteb.training.spec import TrainSpec
 
 TRAINING_FILE = "training.json"
 ROWS_FILE = "training_rows.json"
+WEIGHTS_FILE = "attention_weights.json"  # an attention head's weights on held-out texts (rwkv_mteb.training.inspect)
 
 
 class TrainingRecord(BaseModel):

@@ -17,10 +17,8 @@ import torch
 from rwkv_mteb.errors import RwkvMtebError
 from rwkv_mteb.training import data, inspect
 from rwkv_mteb.training.overlap import refuse_overlap, text_digest
-from rwkv_mteb.training.record import TRAINING_FILE, TrainingRecord, folder_revision, write_rows
+from rwkv_mteb.training.record import TRAINING_FILE, WEIGHTS_FILE, TrainingRecord, folder_revision, write_rows
 from rwkv_mteb.training.spec import TrainSpec
-
-WEIGHTS_FILE = "attention_weights.json"
 
 
 def build(spec: TrainSpec) -> tuple[Any, Any]:

@@ -407,6 +407,23 @@
     }
   }
 
+  function renderHeads() {
+    const heads = board.attention_heads || [];
+    document.getElementById("heads-section").hidden = !heads.length;
+    if (!heads.length) return;
+    const select = document.getElementById("heads-model");
+    if (!select.options.length) {
+      select.replaceChildren(...heads.map((h, i) => el("option", { value: String(i), text: h.model + " (layer " + h.layer + ")" })));
+      select.addEventListener("change", renderHeads);
+    }
+    const head = heads[Number(select.value || 0)];
+    document.getElementById("heads-share").textContent = "content-word share " + fixed(head.content_share, 3) +
+      " (plain mean " + fixed(head.mean_pooling_share, 3) + "), trained on " + head.trained_on;
+    document.getElementById("heads-texts").replaceChildren(...head.texts.map((t) => el("li", {},
+      ...t.words.map((w) => el("span", { class: "word " + w.kind, title: w.kind + ": " + fixed(w.weight, 3),
+        style: "background: rgba(230, 120, 20, " + Math.min(1, 3 * w.weight).toFixed(3) + ")", text: w.word + " " })))));
+  }
+
   // ------------------------------------------------------------------------------------------ pair explorer
 
   // pairs.js (beside the page) calls rwkvMtebPairs(data): loaded on demand, from file:// as from any host
@@ -543,6 +560,7 @@
   renderWarnings();
   renderRegret();
   renderAnalysis();
+  renderHeads();
   renderAll();
   window.rwkvMtebBoard = { state: state, board: board, render: renderAll, pairs: () => pairData };
 })();
