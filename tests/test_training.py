@@ -90,6 +90,13 @@ def test_mteb_run_of_the_saved_folder_gives_the_reported_score(models, small_rwk
     assert entry.trained_on == "STSBenchmarkZeroShot:train" and entry.family == "trained"
     assert entry.base_model == RWKV and entry.main_score == pytest.approx(reported, abs=5e-7)
     assert "trained on STSBenchmarkZeroShot:train" in (models / "board" / "README.md").read_text()
+    # and its head's weights, as the folder holds them (the page and the README table read these)
+    (head,) = board.attention_heads
+    assert (head.model, head.layer, head.base_model) == (record["name"], 2, RWKV)
+    assert head.content_share == pytest.approx(weights["content_share"]["trained"], abs=1e-6)
+    assert [t.text for t in head.texts] == [t["text"] for t in weights["texts"]]
+    page = (models / "board" / "index.html").read_text()
+    assert 'id="heads-section"' in page and "attention_heads" in page
 
 
 @pytest.mark.parametrize(("model", "mode"), [(LLAMA, "lora"), (RWKV, "full")])
