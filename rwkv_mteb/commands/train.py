@@ -33,12 +33,18 @@ def evaluate(folder: Path, items: list[str], results: Path) -> dict[str, float]:
     """Each TASK:SPLIT's main score of the saved folder, through `mteb.evaluate` (the overlap check included)."""
     import mteb
 
+    from rwkv_mteb.provenance.sidecars import prediction_folder
+
     model = mteb.get_model(str(folder))
     scores = {}
     for item in items:
         task_name, split = item.split(":")
         task = mteb.get_task(task_name, eval_splits=[split])
-        result = mteb.evaluate(model, task, cache=mteb.ResultCache(results), show_progress_bar=False)
+        # per-pair predictions beside the results: the board's intervals and paired tests
+        where = prediction_folder(results, model.mteb_model_meta)
+        result = mteb.evaluate(
+            model, task, cache=mteb.ResultCache(results), show_progress_bar=False, prediction_folder=where
+        )
         scores[item] = float(result.task_results[0].scores[split][0]["main_score"])
         print(f"{item}: main score {scores[item]:.4f}")
     return scores
