@@ -174,6 +174,7 @@ def test_scaling_measures_each_length_and_reports_the_cut(curves):
         assert result["points"][1]["truncated"] is cut
         for p in result["points"]:
             assert p["seconds"] > 0 and p["peak_rss_mb"] >= 0
+            assert p["peak_rss_allocator"] == "glibc, mmap threshold 64 KiB"  # memory in its own process
             assert p["seconds_per_token"] == pytest.approx(p["seconds"] / p["tokens_encoded"])
         assert "µs/token" in stdout
 

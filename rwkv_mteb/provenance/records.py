@@ -138,8 +138,11 @@ class ScalingPoint(Record):
     seconds: float = Field(description="fastest timed run, all hidden states mean-pooled")
     seconds_per_token: float = Field(description="seconds / tokens_encoded")
     tokens_per_second: float
-    peak_rss_mb: float = Field(description="peak resident memory of the first run above the loaded model")
+    peak_rss_mb: float = Field(description="peak resident memory of one run above the warmed-up model")
     peak_rss_exact: bool = Field(description="the kernel's high-water mark, reset before the run (Linux); else sampled")
+    peak_rss_allocator: str = Field(
+        "default", description="how the memory process allocated: glibc returning every freed block, or its default"
+    )
     peak_gpu_allocated_mb: float | None
     runs: int
     device: str

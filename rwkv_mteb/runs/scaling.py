@@ -1,26 +1,29 @@
 """`rwkv-mteb scaling`: what one long input costs a model, length by length, on its real weights.
 
-Each length is measured in a fresh process (so one length's allocations cannot hide in another's peak): the
-model is loaded the way the layer-wise encoder loads it, one input of exactly that many tokens (real text: the
-long-context suite's MRPC haystack where the data folder is set, else a fixed built-in text, repeated) is
-encoded with every hidden state mean-pooled, the encoder's own path (RWKV: chunks with the state carried
-across them; transformers: one forward, cut at the model's maximum positions, the cut reported). A warm-up of
-one chunk (RWKV's ``chunk_tokens``, else 1,024 tokens; at most the length) runs first, so that no length pays the
-first chunk's allocations and kernel set-up alone (a 64-token warm-up left the 512- and 8,192-token points of one
-curve 2x apart). Seconds are the fastest of the timed runs (at least two, more while they add up to under 3 s);
-peak memory is the peak resident memory of the first timed run above the level after the warm-up (on Linux
-exact: the kernel's high-water mark, reset before the run; elsewhere sampled every 20 ms), and CUDA's peak
-allocation on a GPU.
+Each length is measured in two fresh processes, one for its time and one for its memory (so one length's
+allocations cannot hide in another's peak). Each loads the model the way the layer-wise encoder loads it and
+encodes one input of exactly that many tokens (real text: the long-context suite's MRPC haystack where the data
+folder is set, else a fixed built-in text, repeated) with every hidden state mean-pooled, on the encoder's own
+path (RWKV: chunks with the state carried across them; transformers: one forward, cut at the model's maximum
+positions, the cut reported). A warm-up of one chunk (RWKV's ``chunk_tokens``, else 1,024 tokens; at most the
+length) runs first, so that no length pays the first chunk's allocations and kernel set-up alone (a 64-token
+warm-up left the 512- and 8,192-token points of one curve 2x apart). Seconds are the fastest of the timed runs
+(at least three, up to seven while they add up to under 10 s: with two, one curve's points strayed 33% on a
+quiet 2-core machine, the next run's 9%). Peak memory is the peak resident memory of one run above
+the level after the warm-up, in a process whose allocator returns every freed block to the kernel
+(:data:`MEMORY_ENV`; that costs time, hence the second process): on Linux exact, the kernel's high-water mark
+reset before the run, elsewhere sampled every 20 ms; and CUDA's peak allocation on a GPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +69,17 @@ def _peak_mb() -> float | None:
     return None
 
 
-def point(model: str, length: int, device: str | None, dtype: str | None) -> dict[str, Any]:
-    """One length, measured in this process (see the module docstring)."""
+# the memory process's allocator: glibc maps every block over 64 KiB on its own and unmaps it when freed (the
+# threshold fixed, so it cannot rise after a free), so the high-water mark is the tensors' working set and not
+# what the allocator kept from earlier calls; with glibc's defaults one 4 x 256 RWKV-6's peak strayed between
+# 15 and 59 MB from length to length with no allocation depending on length (measured, 2026-12-03)
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+
+
+def _warmed(model: str, length: int, device: str | None, dtype: str | None) -> tuple[Any, list[int]]:
+    """The backbone loaded the way the layer-wise encoder loads it, warmed up on one chunk; the input's ids."""
     from rwkv_mteb.models.builders import layerwise_encoder
     from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME
-    from rwkv_mteb.provenance.memory import measured, rss_mb
 
     if model not in LANGUAGE_MODELS_BY_NAME:
         raise ModelUnavailableError(f"{model!r} is not a language model rwkv-mteb serves; see `rwkv-mteb models`")
@@ -78,20 +87,25 @@ def point(model: str, length: int, device: str | None, dtype: str | None) -> dic
         model, family=LANGUAGE_MODELS_BY_NAME[model].family, layers=[0], device=device, dtype=dtype, cache=False
     )
     backbone = encoder.backbone
-    layers = list(range(backbone.num_hidden_states))
     ids = _text(backbone.tokenizer, length)
-    backbone.pooled([ids[: getattr(backbone, "chunk_tokens", 1024)]], layers, "mean")  # one chunk: the warm-up
-    base = rss_mb()
-    exact = _reset_peak()
-    times = []
-    with measured() as peaks:
-        backbone.pooled([ids], layers, "mean")
-    times.append(peaks.seconds)
-    peak = (_peak_mb() if exact else None) or peaks.rss_mb
-    while len(times) < 2 or (sum(times) < 3.0 and len(times) < 5):
-        start = time.perf_counter()
-        backbone.pooled([ids], layers, "mean")
-        times.append(time.perf_counter() - start)
+    backbone.pooled([ids[: getattr(backbone, "chunk_tokens", 1024)]], _all(backbone), "mean")  # the warm-up
+    return backbone, ids
+
+
+def _all(backbone: Any) -> list[int]:
+    return list(range(backbone.num_hidden_states))
+
+
+def timed(model: str, length: int, device: str | None, dtype: str | None) -> dict[str, Any]:
+    """One length's seconds, in this process with the default allocator (see the module docstring)."""
+    from rwkv_mteb.provenance.memory import measured
+
+    backbone, ids = _warmed(model, length, device, dtype)
+    times: list[float] = []
+    while len(times) < 3 or (sum(times) < 10.0 and len(times) < 7):
+        with measured() as run:  # CUDA synchronised at both ends
+            backbone.pooled([ids], _all(backbone), "mean")
+        times.append(run.seconds)
     limit = getattr(backbone, "max_tokens", None)
     used = min(length, limit) if limit else length
     seconds = min(times)
@@ -102,14 +116,45 @@ def point(model: str, length: int, device: str | None, dtype: str | None) -> dic
         "seconds": seconds,
         "seconds_per_token": seconds / used,
         "tokens_per_second": used / seconds,
-        "peak_rss_mb": max(peak - base, 0.0),
-        "peak_rss_exact": exact,
-        "peak_gpu_allocated_mb": peaks.gpu_allocated_mb,
         "runs": len(times),
         "device": str(backbone.device),
         "dtype": backbone.dtype,
         "revision": backbone.revision,
     }
+
+
+def peak(model: str, length: int, device: str | None, dtype: str | None) -> dict[str, Any]:
+    """One length's peak memory above the warmed-up level, one run, in this process (started with
+    :data:`MEMORY_ENV` by :func:`scaling`)."""
+    from rwkv_mteb.provenance.memory import measured, rss_mb
+
+    backbone, ids = _warmed(model, length, device, dtype)
+    base = rss_mb()
+    exact = _reset_peak()
+    with measured() as peaks:
+        backbone.pooled([ids], _all(backbone), "mean")
+    high = (_peak_mb() if exact else None) or peaks.rss_mb
+    allocator = platform.libc_ver()[0] == "glibc" and all(os.environ.get(k) == v for k, v in MEMORY_ENV.items())
+    return {
+        "peak_rss_mb": max(high - base, 0.0),
+        "peak_rss_exact": exact,
+        "peak_rss_allocator": "glibc, mmap threshold 64 KiB" if allocator else "default",
+        "peak_gpu_allocated_mb": peaks.gpu_allocated_mb,
+    }
+
+
+def point(model: str, length: int, device: str | None = None, dtype: str | None = None) -> dict[str, Any]:
+    """One length: its time and its memory, each measured in its own fresh process."""
+    values: dict[str, Any] = {}
+    for part, env in (("time", {}), ("memory", MEMORY_ENV)):
+        command = [sys.executable, "-m", "rwkv_mteb.runs.scaling", model, str(length), part]
+        command += [*(["--device", device] if device else []), *(["--dtype", dtype] if dtype else [])]
+        proc = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env})
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise ModelUnavailableError(f"scaling {model} at {length} tokens failed: {last}")
+        values |= json.loads(proc.stdout.strip().splitlines()[-1])
+    return values
 
 
 def spread(values: list[float]) -> float:
@@ -122,13 +167,7 @@ def scaling(model: str, lengths: list[int], device: str | None = None, dtype: st
     """Every length in a fresh process; the curve and its spreads."""
     points = []
     for length in lengths:
-        command = [sys.executable, "-m", "rwkv_mteb.runs.scaling", model, str(length)]
-        command += [*(["--device", device] if device else []), *(["--dtype", dtype] if dtype else [])]
-        proc = subprocess.run(command, capture_output=True, text=True)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise ModelUnavailableError(f"scaling {model} at {length} tokens failed: {last}")
-        points.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        points.append(point(model, length, device, dtype))
         print(_row(points[-1]), flush=True)
     encoded = [p for p in points if not p["truncated"]]
     return ScalingCurve(
@@ -161,7 +200,9 @@ if __name__ == "__main__":  # one point, in a fresh process (what scaling() runs
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("length", type=int)
+    parser.add_argument("part", choices=("time", "memory"))
     parser.add_argument("--device")
     parser.add_argument("--dtype")
     args = parser.parse_args()
-    print(json.dumps(point(args.model, args.length, args.device, args.dtype)))
+    measure = timed if args.part == "time" else peak
+    print(json.dumps(measure(args.model, args.length, args.device, args.dtype)))
