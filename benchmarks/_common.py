@@ -36,8 +36,11 @@ def best_of(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
     return min(times)
 
 
-def gemm_peak_flops(m: int, k: int, n: int, dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:
-    """Achieved FLOP/s of one (m x k) @ (k x n) product of this dtype, measured now, on this machine."""
+def gemm_peak_flops(
+    m: int, k: int, n: int, dtype: torch.dtype = torch.float32, device: str = "cpu", repeat: int = 5
+) -> float:
+    """Achieved FLOP/s of one (m x k) @ (k x n) product of this dtype, measured now, on this machine (the best
+    of ``repeat``)."""
     a = torch.randn(m, k, dtype=dtype, device=device)
     b = torch.randn(k, n, dtype=dtype, device=device)
 
@@ -46,7 +49,7 @@ def gemm_peak_flops(m: int, k: int, n: int, dtype: torch.dtype = torch.float32, 
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    seconds = best_of(product, repeat=5)
+    seconds = best_of(product, repeat=repeat)
     return 2 * m * k * n / seconds
 
 
