@@ -52,6 +52,11 @@ def test_a_frozen_backbone_is_bit_identical_and_the_head_reloads_exactly(models,
     assert record.tokens_per_second is None  # its vectors came from the cache: no model speed to report
     assert model.encode(TEXTS).shape == (3, 16)
     np.testing.assert_array_equal(model.encode(TEXTS), reloaded(models / "mix").encode(TEXTS))
+    from rwkv_mteb.models.wrapper import Encoder
+
+    # MTEB files it as itself: its layers are the head's input, not its experiment (no "(layers=[0,...])" name)
+    assert Encoder(model, None).experiment is None
+    assert Encoder(model[0].as_model(), None).experiment == {"layers": list(range(4))}
 
 
 def test_mteb_run_of_the_saved_folder_gives_the_reported_score(models, small_rwkv, tiny_llama, shared_data):

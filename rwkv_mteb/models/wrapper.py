@@ -15,12 +15,13 @@ class Encoder(SentenceTransformerEncoderWrapper):
     size or architecture of a model it does not know); ``mteb_model_meta`` is a property here so that the
     revision, and a layer-wise model's experiment, survive MTEB assigning its registry copy after loading: the
     experiment is what the module computes (``mteb.get_model(m, layer=3, pooling="mean")`` is filed as
-    ``layer_3``, like ``"m (layer=3)"``), never what the caller spelled."""
+    ``layer_3``, like ``"m (layer=3)"``), never what the caller spelled. A model with a head after the
+    layer-wise module (a trained scalar mix) is its own experiment: the module's layers are the head's input."""
 
     def __init__(self, model: Any, meta: Any, revision: str | None = None) -> None:  # not MTEB's: see above
         self.model = model
         self.content_revision = revision
-        self.experiment = getattr(model[0], "experiment_kwargs", None) if len(model) else None
+        self.experiment = getattr(model[0], "experiment_kwargs", None) if len(model) == 1 else None
         self.mteb_model_meta = meta
         self.model_prompts = resolve_model_prompts(model)
         self.fps = self.max_frames = self.num_frames = self.target_sampling_rate = self.max_samples = None
