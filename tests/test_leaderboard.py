@@ -63,8 +63,9 @@ def test_board_contents(results, tmp_path, data_env):
         "index.html",
         "all-entries.md",
         "pairs.js",
+        "plotly.min.js",
     } <= {p.name for p in out.iterdir()}
-    for name in ("leaderboard.json", "index.html", "pairs.js"):  # readable by a web server's user
+    for name in ("leaderboard.json", "index.html", "pairs.js", "plotly.min.js"):  # readable by a web server's user
         assert (out / name).stat().st_mode & 0o777 == 0o644, name
     assert "| `stanfordnlp/glove.6B.50d` | glove | – | 0.4326 |" in (out / "README.md").read_text()  # summary
     assert "| `stanfordnlp/glove.6B.50d` | 0.4326 |" in (out / "all-entries.md").read_text()  # every entry
@@ -117,7 +118,7 @@ def test_interventions_and_analysis_on_the_board(results, tmp_path, data_env):
 def test_rebuild_is_byte_identical(results, tmp_path, data_env):
     build(results, tmp_path / "a", data_env)
     build(results, tmp_path / "b", data_env)
-    for name in ("leaderboard.json", "index.html", "README.md", "all-entries.md", "pairs.js"):
+    for name in ("leaderboard.json", "index.html", "README.md", "all-entries.md", "pairs.js", "plotly.min.js"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 

@@ -284,6 +284,20 @@ def test_a_bad_results_folder_leaves_the_board_untouched(small_results, tmp_path
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".lb")]  # no staging folder left behind
 
 
+@pytest.mark.slow
+def test_republishing_a_board_keeps_the_boards_inside_it_and_nothing_stale(small_results, tmp_path, data_env):
+    out = tmp_path / "lb"
+    publish([small_results], out / "trained")  # e.g. leaderboard/trained/ inside leaderboard/
+    inner = snapshot(out / "trained")
+    (out / "diagnostics.png").write_bytes(b"a plot of an older board")
+    publish([small_results], out)
+    assert snapshot(out / "trained") == inner
+    assert not (out / "diagnostics.png").exists()  # no diagnostics on this board: the old plot is retired
+    publish([small_results], out)  # and again, with the inner board now inside a published one
+    assert snapshot(out / "trained") == inner
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".lb")]
+
+
 @pytest.mark.parametrize(
     "target,what",
     [

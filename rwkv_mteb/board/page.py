@@ -1,5 +1,7 @@
-"""``leaderboard/index.html``: the board as one self-contained page (data, Plotly and our script inlined), so
-it opens from ``file://`` or any static host with no network access and nothing to install.
+"""``leaderboard/index.html``: the board as a page (its data and our script inlined, Plotly beside it in
+``plotly.min.js``), so the folder opens from ``file://`` or any static host with no network access and nothing
+to install. Plotly is a file of its own because it is the same 4.6 MB in every board: git then stores it once,
+where inlined it made every rebuilt page a new 5-7 MB blob.
 
 Generated from ``leaderboard.json`` alone, deterministically: the same board gives the same bytes. The page's
 script and style live beside this module in ``page_assets/``.
@@ -34,7 +36,6 @@ def render_page(board: Board) -> str:
     parts = {
         "/*CSS*/": _asset("board.css"),
         "/*DATA*/": data.replace("</", "<\\/"),
-        "/*PLOTLY*/": _inline_script(get_plotlyjs()),
         "/*JS*/": _inline_script(_asset("board.js")),
     }
     rest, pieces = _asset("index.html"), []
@@ -45,5 +46,10 @@ def render_page(board: Board) -> str:
     return "".join([*pieces, rest])
 
 
-def write_page(board: Board, path: Path) -> None:
-    atomic_write_text(path, render_page(board))
+PLOTLY_FILE = "plotly.min.js"
+
+
+def write_page(board: Board, folder: Path) -> None:
+    """``index.html`` and the Plotly it loads, in ``folder``."""
+    atomic_write_text(folder / PLOTLY_FILE, get_plotlyjs())
+    atomic_write_text(folder / "index.html", render_page(board))

@@ -26,14 +26,20 @@ from rwkv_mteb.provenance.sidecars import COMMANDS_LOG, atomic_write_json, atomi
 
 
 def _swap_in(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging`` as one set: readers see the old board or the new one, never a mix."""
-    if out.exists():
-        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.replace(retired)
+    """Replace ``out`` by ``staging`` as one set: readers see the old board or the new one, never a mix. Boards
+    published inside ``out`` (``leaderboard/trained/``, ``leaderboard/long-inputs/``: folders holding a
+    ``leaderboard.json``) are not this board's and move into the new one; anything else the old board held is
+    retired with it (a plot the new board has no data for must not survive as if current)."""
+    if not out.exists():
         staging.replace(out)
-        shutil.rmtree(retired)
-    else:
-        staging.replace(out)
+        return
+    retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+    out.replace(retired)
+    staging.replace(out)
+    for child in retired.iterdir():  # moved after the swap: a crash before it leaves them in `retired`, not lost
+        if (child / "leaderboard.json").is_file() and not (out / child.name).exists():
+            child.replace(out / child.name)
+    shutil.rmtree(retired)
 
 
 def publish(folders: list[Path], out: Path, command: list[str]) -> Board:
@@ -65,4 +71,4 @@ def write_board(board: Board, runs: list[Run], out: Path, pairs: dict[str, Any] 
     write_readme(board, out / "README.md")
     write_plots(board, out)
     atomic_write_text(out / PAIRS_FILE, pairs_script(pairs or {}))
-    write_page(board, out / "index.html")
+    write_page(board, out)

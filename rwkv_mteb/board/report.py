@@ -280,9 +280,9 @@ def write_readme(board: Board, path: Path) -> None:
         lines += ["## Gaps", "", f"{len(board.warnings)} warnings: [{ALL_ENTRIES}]({ALL_ENTRIES}#gaps).", ""]
         full += ["## Gaps", ""] + [f"- {w}" for w in board.warnings] + [""]
     lines += [
-        "The same board as an interactive page: `index.html` (self-contained; open it in any browser; its pair "
-        "explorer reads `pairs.js` beside it). Plots: `layers.png` (score by layer with its interval band; sentence "
-        "encoders as reference lines), `cost_vs_score.png`"
+        "The same board as an interactive page: `index.html` (open it in any browser; it loads `plotly.min.js` "
+        "and, for its pair explorer, `pairs.js` beside it). Plots: `layers.png` (score by layer with its interval "
+        "band; sentence encoders as reference lines), `cost_vs_score.png`"
         + (", `diagnostics.png`" if board.diagnostics else "")
         + (", `long_inputs.png`" if long else "")
         + (", `analysis.png`" if board.analyses else "")
