@@ -18,6 +18,28 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# the files whose tests and fixtures take minutes (`--durations`, 2026-12-03), run first: scripts/test.sh hands
+# whole files to two workers in collection order, and with these last one worker ran them alone for 4 minutes
+SLOWEST_FIRST = (
+    "test_distributed.py",
+    "test_sweep_tasks.py",
+    "test_long_inputs.py",
+    "test_leaderboard.py",
+    "test_leaderboard_page.py",
+    "test_experiments.py",
+    "test_notebook.py",
+    "test_interventions.py",
+    "test_retrieval_tasks.py",
+    "test_state_pooling.py",
+    "test_training.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "mrpc" / "validation.tsv").is_file():
