@@ -224,3 +224,24 @@ def test_retrieval_intervals_are_over_queries(cut_run, shared_data, monkeypatch)
             expected = scipy_stats.bootstrap((values,), np.mean, n_resamples=resamples, method="percentile", rng=rng)
             low, high = expected.confidence_interval
             assert entry["ci95_bootstrap"] == pytest.approx([low, high], abs=1e-4)
+
+
+def test_the_memory_process_reads_a_known_working_set():
+    """The scaling command's memory rule, checked on an allocation of known size: in a process started with
+    MEMORY_ENV, a 64 MiB tensor raises the kernel's high-water mark by 64 MiB above the level before it, and
+    freeing it gives the memory back (so a later, smaller run is not hidden under an earlier peak)."""
+    import subprocess
+    import sys
+
+    from rwkv_mteb.runs.scaling import MEMORY_ENV
+
+    code = (
+        "import torch; from rwkv_mteb.provenance.memory import rss_mb; "
+        "from rwkv_mteb.runs.scaling import _reset_peak, _peak_mb; "
+        "base = rss_mb(); assert _reset_peak(); x = torch.ones(16 * 2**20); x += 1; del x; "
+        "print(_peak_mb() - base, rss_mb() - base)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env={**cli_env(), **MEMORY_ENV}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    peak, after = map(float, proc.stdout.split())
+    assert 64 <= peak < 72 and after < 8
