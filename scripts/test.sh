@@ -10,8 +10,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
         echo "Chromium could not be installed: the page tests will skip, saying so"
 fi
 .venv/bin/ruff check rwkv_mteb tests benchmarks
-# two workers, each taking whole files (a file's module fixtures are built once) and one thread: most of the suite
-# is single-threaded Python (MTEB, subprocesses of the CLI), so two files at once use both cores; `-n 0` runs it
-# in one process
+# two workers, each taking whole files (a file's module fixtures are built once) in the order tests/conftest.py
+# gives them, and one thread: most of the suite is single-threaded Python (MTEB, subprocesses of the CLI), so two
+# files at once use both cores; `-n 0` runs it in one process
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,20 +19,28 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-# the files whose tests and fixtures take minutes (`--durations`, 2026-12-03), run first: scripts/test.sh hands
-# whole files to two workers in collection order, and with these last one worker ran them alone for 4 minutes
+# the files whose tests and fixtures take a minute or more (`--durations`, 2026-12-08), longest first: scripts/test.sh
+# hands whole files to two workers in this order (`--no-loadscope-reorder`: xdist's default reorders them by their
+# number of tests), so that no worker is left with a long file at the end; the second and third need `results`,
+# which one worker builds while the other runs the Ray tests
 SLOWEST_FIRST = (
     "test_distributed.py",
-    "test_sweep_tasks.py",
-    "test_long_inputs.py",
-    "test_leaderboard.py",
     "test_leaderboard_page.py",
     "test_experiments.py",
-    "test_notebook.py",
-    "test_interventions.py",
+    "test_leaderboard.py",
+    "test_long_inputs.py",
+    "test_sweep_tasks.py",
+    "test_trust.py",
     "test_retrieval_tasks.py",
+    "test_interventions.py",
+    "test_notebook.py",
+    "test_rwkv_end_to_end.py",
+    "test_user_errors.py",
+    "test_registration.py",
     "test_state_pooling.py",
+    "test_rwkv7.py",
     "test_training.py",
+    "test_layerwise.py",
 )
 
 
@@ -126,10 +135,26 @@ def variant_of(result: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def results(tmp_path_factory, shared_data, small_rwkv):
+def results(tmp_path_factory, shared_data, small_rwkv, worker_id):
     """Real result folders: GloVe on MRPC through `protocol`, a layer sweep of a small random RWKV-6 (intact and
-    with block 1's time mixing zeroed) and its `analyze` file."""
-    out = tmp_path_factory.mktemp("results")
+    with block 1's time mixing zeroed) and its `analyze` file. Built once a run (70 s): the pytest-xdist workers
+    share one folder, made by the first to ask for it under a lock; no test writes into it (those that break a
+    results folder break a copy)."""
+    from filelock import FileLock
+
+    if worker_id == "master":  # one process: its own temporary folder
+        return _results(tmp_path_factory.mktemp("results"), shared_data, small_rwkv)
+    out = tmp_path_factory.getbasetemp().parent / "results"  # the run's folder, above each worker's own
+    done = out.with_name("results.complete")
+    with FileLock(f"{out}.lock"):
+        if not done.is_file():
+            shutil.rmtree(out, ignore_errors=True)
+            _results(out, shared_data, small_rwkv)
+            done.touch()
+    return out
+
+
+def _results(out: Path, shared_data: Path, small_rwkv: Path) -> Path:
     env = cli_env(
         RWKV_MTEB_DATA_DIR=str(shared_data),
         RWKV_MTEB_CACHE_DIR=str(out / "cache"),

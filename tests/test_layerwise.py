@@ -67,6 +67,23 @@ def test_batch_invariance(backbone):
     assert np.abs(together - mixed[: len(TEXTS)][::-1]).max() <= 1e-5
 
 
+@pytest.mark.parametrize("which", ["random rwkv6", "tiny rwkv7"])
+def test_token_states_in_batches_are_each_text_s_own(which, small_rwkv, shared_data):
+    """The layer diagnostics read token states in right-padded batches of similar lengths; each text's equal its
+    own unpadded forward pass, in the caller's order (texts of 0 to 60 tokens, batches of 3)."""
+    path = small_rwkv if which == "random rwkv6" else shared_data / "rwkvcpp" / "tiny-rwkv-7v0-834K.pth"
+    backbone = NativeRwkv(path)
+    ids = backbone.tokenizer(TEXTS)
+    layers = [3, 0, 2]
+    got = backbone.token_states_many(ids, layers, batch_size=3)
+    assert len(got) == len(TEXTS)
+    for text_ids, states in zip(ids, got, strict=True):
+        with torch.no_grad():
+            hidden, _, _ = backbone.model(torch.tensor([text_ids]))
+        want = np.stack([hidden[k][0].numpy() for k in layers])
+        np.testing.assert_allclose(states, want, atol=1e-5, rtol=1e-5)
+
+
 def test_combining_layers(backbone):
     per_layer = encoder(backbone, [1, 3]).pooled_layers(TEXTS[:2])
     mean = SentenceTransformer(modules=[encoder(backbone, [1, 3], combine="mean")], device="cpu")

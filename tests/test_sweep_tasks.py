@@ -2,7 +2,8 @@
 checkpoint over an STS, a PairClassification and a Classification task; a tiny transformers model, which shares
 every code path past its backbone, over the PairClassification task), two poolings and two prompts; every registered
 variant's result equals a separate evaluation of that variant with its vectors computed afresh; the method axes are
-in the result names and in the vector cache's keys."""
+in the result names and in the vector cache's keys. The tasks are every eighth row of the built-in ones
+(:mod:`tests.mini_tasks`): an equality of two runs does not need 7,000 sentences each."""
 
 import json
 import sqlite3
@@ -11,9 +12,11 @@ import pytest
 
 from rwkv_mteb.layerwise.prompts import Prompt
 from tests.conftest import cli_env, result_files, run, variant_of
+from tests.mini_tasks import make_mini_tasks, mini_name
 
 pytestmark = [pytest.mark.usefixtures("registered"), pytest.mark.slow]
-TASKS = ["STSBenchmarkZeroShot", "MRPCPairClassification", "STSBGenreClassification"]
+BUILT_IN = ["STSBenchmarkZeroShot", "MRPCPairClassification", "STSBGenreClassification"]
+TASKS = [mini_name(t) for t in BUILT_IN]
 MODELS = {"rwkv": "RWKV/v6-Finch-1B6-HF", "llama": "HuggingFaceTB/SmolLM2-135M-Instruct"}
 TASKS_OF = {"rwkv": TASKS, "llama": TASKS[1:2]}
 LAYERS = [0, 2]
@@ -31,7 +34,7 @@ def test_one_sweep_over_three_task_types_equals_separate_runs(which, small_rwkv,
     model, tasks = MODELS[which], TASKS_OF[which]
     env = cli_env(
         HF_HUB_OFFLINE="1",
-        RWKV_MTEB_DATA_DIR=str(shared_data),
+        **make_mini_tasks(tmp_path / "mini", shared_data, BUILT_IN),
         RWKV_MTEB_MODEL_PATHS=f"{model}={small_rwkv if which == 'rwkv' else tiny_llama}",
         RWKV_MTEB_CACHE_DIR=str(tmp_path / "cache"),
     )
@@ -67,5 +70,5 @@ def test_one_sweep_over_three_task_types_equals_separate_runs(which, small_rwkv,
         alone = main_scores(tmp_path / "alone", task)
         assert len(alone) == 2
         for variant, scores in alone.items():
-            # the same texts, batched differently: float noise only (one test sentence of 1,379 for a classifier)
+            # the same texts, batched differently: float noise only
             assert scores["test"] == pytest.approx(swept[task][variant]["test"], abs=1e-3), (task, variant)

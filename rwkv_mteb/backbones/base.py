@@ -145,6 +145,10 @@ class Backbone(nn.Module):
         """(len(layers), T, C) float32 hidden states of one text's tokens (the layer diagnostics' trajectories)."""
         raise NotImplementedError
 
+    def token_states_many(self, ids: list[list[int]], layers: list[int]) -> list[np.ndarray]:
+        """:meth:`token_states` of each text, in the caller's order (a backbone that can batch them overrides)."""
+        return [self.token_states(one, layers) for one in ids]
+
     @contextmanager
     def intervened(self, intervention: Intervention) -> Iterator[None]:
         """Run the forward passes inside with ``intervention`` applied (:mod:`rwkv_mteb.interventions`)."""

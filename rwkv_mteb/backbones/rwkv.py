@@ -142,17 +142,32 @@ class NativeRwkv(Backbone):
                 return hidden, (torch.arange(tokens.shape[1], device=self.device)[None] < lengths[:, None]).long()
         raise AssertionError("unreachable: check_layers passed")
 
-    @torch.no_grad()
     def token_states(self, ids: list[int], layers: list[int]) -> np.ndarray:
+        return self.token_states_many([ids], layers)[0]
+
+    @torch.no_grad()
+    def token_states_many(self, ids: list[list[int]], layers: list[int], batch_size: int = 32) -> list[np.ndarray]:
+        """Batches of similar lengths (longest first), right-padded: a recurrent model's position sees no later
+        one, so each text's states are its own pass's up to float rounding (1e-7 relative on the tiny RWKV-7),
+        at a third of the time of one text at a time (128 MRPC sentences, 2026-12-08)."""
         self.check_layers(layers)
-        tokens = torch.tensor([ids], dtype=torch.long, device=self.device)
-        found: dict[int, torch.Tensor] = {}
-        for index, hidden in self.model.iter_hidden_states(tokens, self.model.initial_state(1, tokens.device)):
-            if index in layers:
-                found[index] = hidden[0].float().cpu()
-            if index >= max(layers):
-                break
-        return torch.stack([found[k] for k in layers]).numpy()
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out: dict[int, np.ndarray] = {}
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            tokens, _ = pad_right([ids[i] for i in rows], self.device)
+            found: dict[int, torch.Tensor] = {}
+            for index, hidden in self.model.iter_hidden_states(
+                tokens, self.model.initial_state(len(rows), self.device)
+            ):
+                if index in layers:
+                    found[index] = hidden.float().cpu()
+                if index >= max(layers):
+                    break
+            stacked = torch.stack([found[k] for k in layers], dim=1)  # (rows, layers, T, C)
+            for row, i in enumerate(rows):
+                out[i] = stacked[row, :, : len(ids[i])].numpy()
+        return [out[i] for i in range(len(ids))]
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ Each builder honours ``RWKV_MTEB_MODEL_PATHS`` first, then weights packaged on P
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,13 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Dense, Transformer
 from sentence_transformers.sentence_transformer.modules import Pooling
 
-from rwkv_mteb.backbones import load_backbone
+from rwkv_mteb.backbones import load_served_backbone
 from rwkv_mteb.config import MODEL_PATHS_VAR, vector_cache_enabled
 from rwkv_mteb.errors import ModelUnavailableError, RwkvMtebError
 from rwkv_mteb.layerwise.encoder import LayerwiseEncoder
 from rwkv_mteb.layerwise.session import SweepSession
 from rwkv_mteb.models.glove import build_glove_model, packaged_glove_50d, read_glove_text
-from rwkv_mteb.models.sources import MINILM, MPNET, local_path, offline_stand_in, require_hub, resolve_source
-
-logger = logging.getLogger(__name__)
+from rwkv_mteb.models.sources import MINILM, MPNET, local_path, require_hub
 
 
 def _from_hub(name: str, build, hint: str = ""):  # type: ignore[no-untyped-def]
@@ -127,15 +124,7 @@ def layerwise_encoder(
         )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
-    source, local = resolve_source(base, name or base, family, revision)
-    try:
-        backbone = load_backbone(family, source, dtype=dtype, device=device, revision=revision, local_only=local)
-    except OSError as exc:  # the hub did not answer: a packaged stand-in, under its own revision
-        stand_in = None if local else offline_stand_in(base)
-        if stand_in is None:
-            raise
-        logger.warning("%s: the hub failed (%s); using %s", base, exc, stand_in)
-        backbone = load_backbone(family, stand_in, dtype=dtype, device=device)
+    backbone = load_served_backbone(base, family, name=name, revision=revision, device=device, dtype=dtype)
     use_cache = vector_cache_enabled() if cache is None else cache
     return LayerwiseEncoder(
         backbone,

@@ -76,17 +76,16 @@ def _peak_mb() -> float | None:
 MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
 
 
-def _warmed(model: str, length: int, device: str | None, dtype: str | None) -> tuple[Any, list[int]]:
-    """The backbone loaded the way the layer-wise encoder loads it, warmed up on one chunk; the input's ids."""
-    from rwkv_mteb.models.builders import layerwise_encoder
-    from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME
+def _warmed(model: str, family: str, length: int, device: str | None, dtype: str | None) -> tuple[Any, list[int]]:
+    """The backbone loaded the way the layer-wise encoder loads it (its device and dtype defaults too), warmed up
+    on one chunk; the input's ids. No MTEB or sentence-transformers import: the process starts in ~4 s, not ~10."""
+    import torch
 
-    if model not in LANGUAGE_MODELS_BY_NAME:
-        raise ModelUnavailableError(f"{model!r} is not a language model rwkv-mteb serves; see `rwkv-mteb models`")
-    encoder = layerwise_encoder(
-        model, family=LANGUAGE_MODELS_BY_NAME[model].family, layers=[0], device=device, dtype=dtype, cache=False
-    )
-    backbone = encoder.backbone
+    from rwkv_mteb.backbones import load_served_backbone
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+    backbone = load_served_backbone(model, family, device=device, dtype=dtype)
     ids = _text(backbone.tokenizer, length)
     backbone.pooled([ids[: getattr(backbone, "chunk_tokens", 1024)]], _all(backbone), "mean")  # the warm-up
     return backbone, ids
@@ -96,11 +95,11 @@ def _all(backbone: Any) -> list[int]:
     return list(range(backbone.num_hidden_states))
 
 
-def timed(model: str, length: int, device: str | None, dtype: str | None) -> dict[str, Any]:
+def timed(model: str, family: str, length: int, device: str | None, dtype: str | None) -> dict[str, Any]:
     """One length's seconds, in this process with the default allocator (see the module docstring)."""
     from rwkv_mteb.provenance.memory import measured
 
-    backbone, ids = _warmed(model, length, device, dtype)
+    backbone, ids = _warmed(model, family, length, device, dtype)
     times: list[float] = []
     while len(times) < 3 or (sum(times) < 10.0 and len(times) < 7):
         with measured() as run:  # CUDA synchronised at both ends
@@ -123,12 +122,12 @@ def timed(model: str, length: int, device: str | None, dtype: str | None) -> dic
     }
 
 
-def peak(model: str, length: int, device: str | None, dtype: str | None) -> dict[str, Any]:
+def peak(model: str, family: str, length: int, device: str | None, dtype: str | None) -> dict[str, Any]:
     """One length's peak memory above the warmed-up level, one run, in this process (started with
     :data:`MEMORY_ENV` by :func:`scaling`)."""
     from rwkv_mteb.provenance.memory import measured, rss_mb
 
-    backbone, ids = _warmed(model, length, device, dtype)
+    backbone, ids = _warmed(model, family, length, device, dtype)
     base = rss_mb()
     exact = _reset_peak()
     with measured() as peaks:
@@ -143,11 +142,11 @@ def peak(model: str, length: int, device: str | None, dtype: str | None) -> dict
     }
 
 
-def point(model: str, length: int, device: str | None = None, dtype: str | None = None) -> dict[str, Any]:
+def point(model: str, family: str, length: int, device: str | None = None, dtype: str | None = None) -> dict[str, Any]:
     """One length: its time and its memory, each measured in its own fresh process."""
     values: dict[str, Any] = {}
     for part, env in (("time", {}), ("memory", MEMORY_ENV)):
-        command = [sys.executable, "-m", "rwkv_mteb.runs.scaling", model, str(length), part]
+        command = [sys.executable, "-m", "rwkv_mteb.runs.scaling", model, family, str(length), part]
         command += [*(["--device", device] if device else []), *(["--dtype", dtype] if dtype else [])]
         proc = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env})
         if proc.returncode != 0:
@@ -165,9 +164,14 @@ def spread(values: list[float]) -> float:
 
 def scaling(model: str, lengths: list[int], device: str | None = None, dtype: str | None = None) -> ScalingCurve:
     """Every length in a fresh process; the curve and its spreads."""
+    from rwkv_mteb.models.catalog import LANGUAGE_MODELS_BY_NAME
+
+    if model not in LANGUAGE_MODELS_BY_NAME:
+        raise ModelUnavailableError(f"{model!r} is not a language model rwkv-mteb serves; see `rwkv-mteb models`")
+    family = LANGUAGE_MODELS_BY_NAME[model].family
     points = []
     for length in lengths:
-        points.append(point(model, length, device, dtype))
+        points.append(point(model, family, length, device, dtype))
         print(_row(points[-1]), flush=True)
     encoded = [p for p in points if not p["truncated"]]
     return ScalingCurve(
@@ -199,10 +203,11 @@ def write(curve: ScalingCurve, out: Path) -> None:
 if __name__ == "__main__":  # one point, in a fresh process (what scaling() runs)
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
+    parser.add_argument("family")
     parser.add_argument("length", type=int)
     parser.add_argument("part", choices=("time", "memory"))
     parser.add_argument("--device")
     parser.add_argument("--dtype")
     args = parser.parse_args()
     measure = timed if args.part == "time" else peak
-    print(json.dumps(measure(args.model, args.length, args.device, args.dtype)))
+    print(json.dumps(measure(args.model, args.family, args.length, args.device, args.dtype)))

@@ -61,13 +61,11 @@ def draw_sample(
 
 def token_level_metrics(encoder: LayerwiseEncoder, sample: MetricSample, alpha: float) -> list[dict[str, float]]:
     """Per layer, prompt entropy and curvature of the pooled span's token states (the whole text without a
-    prompt), on the first texts of the sample, one text at a time."""
+    prompt), on the first texts of the sample."""
     token_ids, starts = encoder.encode_texts(sample.token_texts)
     with encoder.backbone.intervened(encoder.ablate):
-        per_text = [
-            encoder.backbone.token_states(ids, encoder.layers)[:, start:]
-            for ids, start in zip(token_ids, starts, strict=True)
-        ]
+        states = encoder.backbone.token_states_many(token_ids, encoder.layers)
+    per_text = [text[:, start:] for text, start in zip(states, starts, strict=True)]
     return [
         {
             "prompt_entropy": prompt_entropy([states[k] for states in per_text], alpha),
