@@ -245,3 +245,32 @@ def test_the_memory_process_reads_a_known_working_set():
     assert proc.returncode == 0, proc.stderr[-2000:]
     peak, after = map(float, proc.stdout.split())
     assert 64 <= peak < 72 and after < 8
+
+
+def test_rounds_keep_each_length_s_fastest_time_and_highest_memory(monkeypatch, capsys):
+    """`--rounds 3`: every length measured in turn three times (the processes stood in for here, each round
+    its own numbers), each length's point its fastest round's time with its highest round's memory."""
+    from rwkv_mteb.cli import main
+    from rwkv_mteb.runs import scaling as module
+
+    calls = []
+
+    def fake_point(model, family, length, device, dtype):
+        calls.append(length)
+        r = calls.count(length)  # rounds of this length so far: 1, 2, 3
+        seconds = {1: 3.0, 2: 1.0, 3: 2.0}[r] * length / 1000
+        return {"tokens": length, "tokens_encoded": length, "truncated": False, "seconds": seconds,
+                "seconds_per_token": seconds / length, "tokens_per_second": length / seconds, "runs": 3 + r,
+                "peak_rss_mb": {1: 5.0, 2: 4.0, 3: 9.0}[r], "peak_rss_exact": True,
+                "peak_rss_allocator": "glibc, mmap threshold 64 KiB", "peak_gpu_allocated_mb": None,
+                "device": "cpu", "dtype": "float32", "revision": "sha256-x"}  # fmt: skip
+
+    monkeypatch.setattr(module, "point", fake_point)
+    curve = module.scaling("RWKV/v6-Finch-1B6-HF", [512, 2048], rounds=3)
+    assert calls == [512, 2048] * 3  # in turn, not one length three times running
+    for p, length in zip(curve.points, [512, 2048], strict=True):
+        assert (p.seconds, p.runs, p.peak_rss_mb, p.rounds) == (length / 1000, 5, 9.0, 3)
+    assert curve.seconds_per_token_spread == pytest.approx(0.0)
+    assert curve.command.endswith("--lengths 512 2048 --rounds 3")
+    assert main(["scaling", "-m", "RWKV/v6-Finch-1B6-HF", "--rounds", "0"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --rounds 0: each length must be")

@@ -41,7 +41,7 @@ def add_generate_tasks(sub: argparse._SubParsersAction) -> None:
 def _scaling(args: argparse.Namespace) -> None:
     from rwkv_mteb.runs.scaling import scaling, write
 
-    curve = scaling(args.model, args.lengths, device=args.device, dtype=args.dtype)
+    curve = scaling(args.model, args.lengths, device=args.device, dtype=args.dtype, rounds=args.rounds)
     for key in ("seconds_per_token_spread", "peak_rss_spread"):
         if (value := getattr(curve, key)) is not None:
             print(f"{key.replace('_', ' ')} over the lengths read whole: {100 * value:.1f}% (max / min - 1)")
@@ -56,5 +56,10 @@ def add_scaling(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lengths", type=int, nargs="+", default=[512, 2048, 8192, 32768], help="input lengths in tokens")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda when there is one)")
     p.add_argument("--dtype", help="float32, bfloat16, float16 (default: bfloat16 on a GPU, else float32)")
+    p.add_argument(
+        "--rounds", type=int, default=1,
+        help="measure every length this many times, in turn, each in fresh processes, and keep the fastest "
+        "(a process's speed strays 10-20%% on a shared machine; 3 for a curve whose flatness you mean to read)",
+    )  # fmt: skip
     p.add_argument("--out", help="write the curve as JSON here; under <results>/scaling/ the board plots it")
     p.set_defaults(func=_scaling)

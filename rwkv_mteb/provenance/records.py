@@ -144,7 +144,10 @@ class ScalingPoint(Record):
         "default", description="how the memory process allocated: glibc returning every freed block, or its default"
     )
     peak_gpu_allocated_mb: float | None
-    runs: int
+    runs: int = Field(description="timed runs in the process whose fastest run gave seconds")
+    rounds: int = Field(
+        1, description="fresh-process rounds over every length, interleaved: seconds the fastest, memory the highest"
+    )
     device: str
     dtype: str
     revision: str
