@@ -1,5 +1,5 @@
 """Smaller copies of built-in tasks, for the tests that run whole commands several times over to compare them (a
-sweep against separate runs, Ray against the local executor): every k-th row of each real split, so that every
+sweep against separate `mteb run`s of its variants): every k-th row of each real split, so that every
 genre and label of the sorted GLUE files stays, written as a user's task file (``RWKV_MTEB_TASKS_DIR``) named
 ``Mini<Task>`` with its own row counts and checksums. What those tests check does not depend on a split's size; the
 full splits are evaluated by the tests of published scores (GloVe's 0.4326, MiniLM's STS-B)."""
